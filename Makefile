@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine:
+#   make lab   - the emulator plus JupyterLab
+#   make test  - every test, notebooks included
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test emulator stop dot clean benchmark
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# graphviz's `dot` draws the flows; the Python package alone is not enough.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's graphviz (for the dot binary)..."; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "The graphviz 'dot' program is missing. Install it: 'sudo apt-get install graphviz'" \
+	         "(Debian/Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz'."; exit 1; \
+	  fi; }
+
+lab: $(STAMP) dot
+	$(PY) -m labhelpers emulator start
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP) dot
+	$(PY) -m pytest
+
+emulator: $(STAMP)
+	$(PY) -m labhelpers emulator start
+
+stop: $(STAMP)
+	$(PY) -m labhelpers emulator stop
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from labhelpers.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""``python -m labhelpers ...``: the same helpers as the notebooks, from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from labhelpers.errors import LabError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--target", choices=["emulator", "aws"], help="where to work (default: LAB_TARGET or emulator)")
+    common.add_argument("--prefix", help="name prefix for every resource (default: LAB_PREFIX)")
+    common.add_argument("--port", type=int, help="emulator port (default: LAB_EMULATOR_PORT or 7544)")
+    common.add_argument("--yes", action="store_true", help="do not ask for confirmation on AWS")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+
+    parser = argparse.ArgumentParser(prog="python -m labhelpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    emulator = sub.add_parser("emulator", help="start, stop, inspect or reset the local emulator")
+    emu_sub = emulator.add_subparsers(dest="action", required=True)
+    for action, text in [("start", "start it in the background (no-op when running); prints its URL last"),
+                         ("stop", "stop it"), ("status", "show running emulators"),
+                         ("reset", "empty the local account")]:
+        p = emu_sub.add_parser(action, help=text)
+        p.add_argument("--port", type=int)
+
+    sub.add_parser("deploy", parents=[common], help="create or update every lab resource; prints the state machine ARN last")
+    run = sub.add_parser("run", parents=[common], help="run the lab's state machine once and print status and output")
+    run.add_argument("--input", default=None, help="a JSON file or JSON text (default: data/seed_input.json)")
+    run.add_argument("--timeout", type=float, default=60.0)
+    sub.add_parser("cleanup", parents=[common], help="delete every lab resource of this prefix")
+    return parser
+
+
+def _lab(args: argparse.Namespace, creating: bool, plan: list[str] | None = None) -> Any:
+    from labhelpers.lab import connect
+
+    lab = connect(args.target, prefix=args.prefix, port=args.port)
+    if lab.target == "aws" and creating:
+        print(f"Target: AWS account {lab.account_id}, region {lab.region}, prefix {lab.prefix or '(none)'}")
+        for line in plan or []:
+            print(f"  - {line}")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise LabError("Refusing to change a real AWS account without confirmation: pass --yes.")
+            if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
+                raise LabError("Cancelled; nothing was changed.")
+    return lab
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(message)s")
+    try:
+        return _dispatch(args)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "emulator":
+        from labhelpers.emulator import control
+
+        if args.action == "start":
+            info = control.start(args.port)
+            if not info.already_running:
+                print(f"emulator started (pid {info.pid}); logs in {info.log_file}")
+            print(info.endpoint_url)
+        elif args.action == "stop":
+            print("emulator stopped" if control.stop(args.port) else "no emulator was running")
+        elif args.action == "status":
+            for row in control.status():
+                state = f"running, pid {row['pid']}, up {row['uptime_s']} s" if row["running"] else "not running"
+                print(f"{row['endpoint_url']}: {state}")
+        elif args.action == "reset":
+            result = control.reset(args.port)
+            print(f"local account reset ({result['workers_stopped']} Lambda workers stopped)")
+        return 0
+
+    if args.command == "deploy":
+        from labhelpers import resources
+
+        lab = _lab(args, creating=True, plan=None)
+        deployment = resources.deploy(lab)
+        print(f"bucket {deployment.bucket}\ntable {deployment.table}")
+        for base, arn in deployment.functions.items():
+            print(f"function {arn}")
+        print(deployment.state_machine_arn)
+        return 0
+
+    if args.command == "run":
+        from labhelpers import config
+        from labhelpers.executions import run_execution
+
+        lab = _lab(args, creating=False)
+        execution = run_execution(args.input or config.DATA_DIR / "seed_input.json", lab=lab, timeout=args.timeout)
+        print(execution.status)
+        if execution.status == "SUCCEEDED":
+            print(json.dumps(execution.output))
+        else:
+            print(f"error: {execution.error}\ncause: {execution.cause}")
+        return 0 if execution.status == "SUCCEEDED" else 2
+
+    if args.command == "cleanup":
+        from labhelpers import resources
+        from labhelpers.lab import connect
+
+        lab = connect(args.target, prefix=args.prefix, port=args.port)
+        if lab.target == "aws":
+            _lab(args, creating=True, plan=resources.cleanup_plan(lab))
+        print(resources.cleanup(lab))
+        return 0
+    return 1

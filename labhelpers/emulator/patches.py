@@ -1,0 +1,279 @@
+"""The emulator's patch layer: everything moto lacks or gets wrong, fixed in one place.
+
+Each patch is named for what it fixes and records the source fingerprint of
+the moto function it replaces or wraps. ``tests/test_patches.py`` fails when a
+moto upgrade changes one of those functions, so a patch can never silently
+stop applying. The patches are written against moto ``MOTO_SERIES``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import inspect
+import io
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+MOTO_SERIES = "5.2."
+log = logging.getLogger("labhelpers.emulator")
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One fix: which moto function it touches and the fingerprint of that function's source."""
+
+    name: str
+    why: str
+    module: str
+    attribute: str  # "function" or "Class.method"
+    source_sha256: str
+    install: Callable[[Any], None]
+
+    def original(self) -> Any:
+        obj: Any = importlib.import_module(self.module)
+        for part in self.attribute.split("."):
+            obj = getattr(obj, part)
+        return getattr(obj, "__labhelpers_original__", obj)
+
+
+def source_fingerprint(func: Any) -> str:
+    return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
+
+
+def _replace(module: str, attribute: str, make: Callable[[Any], Any]) -> None:
+    owner: Any = importlib.import_module(module)
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    original = getattr(owner, name)
+    original = getattr(original, "__labhelpers_original__", original)
+    replacement = make(original)
+    replacement.__labhelpers_original__ = original
+    setattr(owner, name, replacement)
+
+
+# --- Lambda: run the handler code ------------------------------------------------
+
+_runtime: Any = None
+_log_streams: set[tuple[str, str, str, str]] = set()
+_log_lock = threading.Lock()
+
+
+def _function_spec(fn: Any) -> Any:
+    from labhelpers.emulator.lambda_runtime import FunctionSpec
+
+    return FunctionSpec(
+        function_name=fn.function_name,
+        function_arn=fn.function_arn,
+        version=str(fn.version),
+        code_sha256=fn.code_sha_256,
+        code_zip=fn.code_bytes,
+        handler=fn.handler or "",
+        runtime=fn.run_time or "",
+        timeout=int(fn.timeout or 3),
+        memory_size=int(fn.memory_size or 128),
+        environment=dict(fn.environment_vars or {}),
+        region=fn.region,
+        account_id=fn.account_id,
+    )
+
+
+def _save_logs(fn: Any, result: Any) -> None:
+    """Write an invocation's log events to CloudWatch Logs, one stream per worker as AWS does."""
+    logs = fn.logs_backend
+    key = (fn.account_id, fn.region, result.log_group, result.log_stream)
+    with _log_lock:
+        logs.ensure_log_group(result.log_group)
+        if key not in _log_streams or result.log_stream not in logs.groups[result.log_group].streams:
+            logs.ensure_log_stream(result.log_group, result.log_stream)
+            _log_streams.add(key)
+        events = [{"timestamp": ts, "message": msg} for ts, msg in result.log_events]
+        if events:
+            logs.put_log_events(result.log_group, result.log_stream, events)
+
+
+def run_invocation(fn: Any, payload: bytes) -> Any:
+    """Run one invocation of a moto LambdaFunction on the real runtime and log it."""
+    result = _runtime.invoke(_function_spec(fn), payload)
+    try:
+        _save_logs(fn, result)
+    except Exception:  # a logging failure must never fail the invocation
+        log.exception("could not save the logs of %s", fn.function_name)
+    return result
+
+
+def _lambda_invoke(original: Any) -> Any:
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        payload = body.encode() if isinstance(body, str) else (body or b"")
+        invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(target=run_invocation, args=(self, payload), daemon=True).start()
+            return b""
+        result = run_invocation(self, payload)
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["x-amz-executed-version"] = str(self.version)
+        # responses.py drops this header unless the caller asked for LogType=Tail.
+        response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail().encode()).decode()
+        return result.payload
+
+    return invoke
+
+
+def _split_function_name(name: str, region: str) -> tuple[str, str, str | None]:
+    """(account, name, qualifier) from a function name, partial ARN or full ARN."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    parts = name.split(":")
+    if name.startswith("arn:") and len(parts) >= 7:
+        return parts[4], parts[6], parts[7] if len(parts) > 7 else None
+    if len(parts) == 2:
+        return DEFAULT_ACCOUNT_ID, parts[0], parts[1]
+    return DEFAULT_ACCOUNT_ID, name, None
+
+
+def _sfn_invoke_in_process(original: Any) -> Any:
+    def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> dict:
+        from botocore.exceptions import ClientError
+        from moto.awslambda.models import lambda_backends
+        from moto.core.exceptions import JsonRESTError
+
+        account, name, qualifier = _split_function_name(parameters["FunctionName"], region)
+        qualifier = parameters.get("Qualifier") or qualifier
+        try:
+            fn = lambda_backends[account][region].get_function(name, qualifier)
+        except JsonRESTError as err:
+            # The same error boto3 would raise, so the interpreter reports it as on AWS.
+            raise ClientError({"Error": {"Code": err.error_type, "Message": err.message}}, "Invoke") from None
+        payload = parameters.get("Payload") or b"{}"
+        result = run_invocation(fn, payload if isinstance(payload, bytes) else str(payload).encode())
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        response: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": str(fn.version),
+            "Payload": lambda_eval_utils._from_payload(io.BytesIO(result.payload)),
+        }
+        if result.function_error:
+            response["FunctionError"] = result.function_error
+        return response
+
+    return _invoke_lambda_function
+
+
+# --- Step Functions -------------------------------------------------------------
+
+def _execution_names_like_aws(original: Any) -> Any:
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None,
+                        execution_input: Any = None, trace_header: Any = None) -> Any:
+        # AWS names an unnamed execution with a UUID; moto names them all "None".
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    return start_execution
+
+
+def _cached_boto_clients(original: Any) -> Any:
+    cache: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # boto3 clients are thread-safe; building one per call costs milliseconds.
+        key = (region, service)
+        client = cache.get(key)
+        if client is None:
+            with lock:
+                client = cache.get(key) or original(region, service, state_credentials)
+                cache[key] = client
+        return client
+
+    return boto_client_for
+
+
+# --- CloudWatch -----------------------------------------------------------------
+
+def _list_metrics_once_per_metric(original: Any) -> Any:
+    def get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: Any) -> list:
+        # moto only de-duplicates metrics that have dimensions: one entry per datapoint otherwise.
+        seen: set = set()
+        unique = []
+        for datum in original(self, metric_name, namespace, dimensions):
+            key = (datum.namespace, datum.name,
+                   tuple(sorted((d.name, d.value) for d in datum.dimensions)))
+            if key not in seen:
+                seen.add(key)
+                unique.append(datum)
+        return unique
+
+    return get_filtered_metrics
+
+
+PATCHES: list[Patch] = [
+    Patch("lambda_invoke_runs_handler_code",
+          "Without Docker moto cannot run a function; run it in a warm worker subprocess instead.",
+          "moto.awslambda.models", "LambdaFunction.invoke", "",
+          lambda rt: _replace("moto.awslambda.models", "LambdaFunction.invoke", _lambda_invoke)),
+    Patch("sfn_invokes_lambda_in_process",
+          "moto's interpreter calls Lambda over HTTP with a new boto3 client per call; call the backend directly.",
+          "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+          "_invoke_lambda_function", "",
+          lambda rt: _replace("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+                              "_invoke_lambda_function", _sfn_invoke_in_process)),
+    Patch("start_execution_names_like_aws",
+          "An execution started without a name is named None, so the second one fails with ExecutionAlreadyExists.",
+          "moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution", "",
+          lambda rt: _replace("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution",
+                              _execution_names_like_aws)),
+    Patch("sfn_boto_clients_cached",
+          "The interpreter builds a new boto3 client for every service call.",
+          "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "",
+          lambda rt: _replace_everywhere("boto_client_for", _cached_boto_clients)),
+    Patch("list_metrics_once_per_metric",
+          "list_metrics returns one entry per datapoint for metrics without dimensions.",
+          "moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics", "",
+          lambda rt: _replace("moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics",
+                              _list_metrics_once_per_metric)),
+]
+
+
+_BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
+_TASK = "moto.stepfunctions.parser.asl.component.state.exec"
+#: The interpreter modules that do ``from ...boto_client import boto_client_for``
+#: (tests/test_patches.py checks this list against moto's source).
+BOTO_CLIENT_USERS = tuple(f"{_TASK}.{m}" for m in (
+    "state_map.item_reader.eval.resource_eval_s3",
+    "state_map.result_writer.resource_eval.resource_eval_s3",
+    "state_task.lambda_eval_utils",
+    *(f"state_task.service.state_task_service_{s}" for s in (
+        "aws_sdk", "batch", "dynamodb", "ecs", "events", "glue", "sfn", "sns", "sqs", "unsupported")),
+))
+
+
+def _replace_everywhere(name: str, make: Callable[[Any], Any]) -> None:
+    """Replace a function in its module and in every module that imported it by name."""
+    _replace(_BOTO_CLIENT_MODULE, name, make)
+    replacement = getattr(importlib.import_module(_BOTO_CLIENT_MODULE), name)
+    for module_name in BOTO_CLIENT_USERS:
+        setattr(importlib.import_module(module_name), name, replacement)
+
+
+def apply(runtime: Any) -> list[str]:
+    """Install every patch (once) and return their names. ``runtime`` runs Lambda code."""
+    global _runtime
+    import moto
+    from moto.core.config import default_user_config
+
+    if not moto.__version__.startswith(MOTO_SERIES):
+        raise RuntimeError(f"labhelpers' emulator patches moto {MOTO_SERIES}x, found {moto.__version__}")
+    _runtime = runtime
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    for patch in PATCHES:
+        patch.install(runtime)
+    return [p.name for p in PATCHES]

@@ -1,0 +1,166 @@
+"""Start executions, wait for them, and read their results and histories."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from labhelpers.errors import ExecutionError, InputError
+from labhelpers.lab import Lab, connect
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def load_input(source: Any) -> Any:
+    """An execution input from a dict/list, JSON text, or the path of a JSON file."""
+    if source is None:
+        return {}
+    if not isinstance(source, (str, Path)):
+        return source
+    text = str(source)
+    path = Path(text)
+    if isinstance(source, Path) or (len(text) < 4096 and not text.lstrip().startswith(("{", "[", '"'))
+                                    and path.suffix == ".json"):
+        if not path.is_file():
+            raise InputError(f"Input file {path} does not exist.")
+        text = path.read_text(encoding="utf-8")
+        where = f"file {path}"
+    else:
+        where = "the input text"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.") from None
+
+
+class Execution:
+    """One execution of a state machine, on any target.
+
+    ``status``, ``output`` and ``events`` are read from the service when needed
+    and cached once the execution has finished. In a notebook, the object shows
+    an HTML summary.
+    """
+
+    def __init__(self, arn: str, lab: Lab | None = None) -> None:
+        self.arn = arn
+        self.lab = lab or connect()
+        self._description: dict | None = None
+        self._events: list[dict] | None = None
+
+    # -- reading ----------------------------------------------------------------
+    def describe(self) -> dict:
+        """The DescribeExecution response (cached once the execution finished)."""
+        if self._description is None or self._description["status"] not in TERMINAL:
+            self._description = self.lab.sfn.describe_execution(executionArn=self.arn)
+        return self._description
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[-1]
+
+    @property
+    def status(self) -> str:
+        return self.describe()["status"]
+
+    @property
+    def input(self) -> Any:
+        return json.loads(self.describe().get("input") or "null")
+
+    @property
+    def output(self) -> Any:
+        """The execution's output, parsed from JSON (None while running or after a failure)."""
+        text = self.describe().get("output")
+        return json.loads(text) if text is not None else None
+
+    @property
+    def error(self) -> str | None:
+        return self.describe().get("error")
+
+    @property
+    def cause(self) -> str | None:
+        return self.describe().get("cause")
+
+    @property
+    def duration_ms(self) -> float | None:
+        d = self.describe()
+        if "stopDate" not in d:
+            return None
+        return (d["stopDate"] - d["startDate"]).total_seconds() * 1000
+
+    @property
+    def events(self) -> list[dict]:
+        """Every history event, all pages (cached once the execution finished)."""
+        if self._events is None or self.status not in TERMINAL:
+            pages = self.lab.sfn.get_paginator("get_execution_history").paginate(executionArn=self.arn)
+            events = [event for page in pages for event in page["events"]]
+            if self.status in TERMINAL:
+                self._events = events
+            return events
+        return self._events
+
+    # -- waiting ----------------------------------------------------------------
+    def wait(self, timeout: float = 60.0) -> "Execution":
+        """Block until the execution finishes; raises ExecutionError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        # The emulator answers in milliseconds; on AWS, poll gently.
+        delay, cap = (0.005, 0.1) if self.lab.target == "emulator" else (0.25, 2.0)
+        while self.status not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise ExecutionError(f"Execution {self.name} still {self.status} after {timeout:.0f} s.")
+            time.sleep(delay)
+            delay = min(delay * 1.5, cap)
+        return self
+
+    # -- display ----------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Execution {self.name} {self.status}>"
+
+    def _repr_html_(self) -> str:
+        d = self.describe()
+        colour = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "RUNNING": "#1565c0"}.get(d["status"], "#6d4c41")
+        rows = [("Status", f'<b style="color:{colour}">{html.escape(d["status"])}</b>'),
+                ("Execution", html.escape(self.name)),
+                ("State machine", html.escape(d["stateMachineArn"].rsplit(":", 1)[-1]))]
+        if self.duration_ms is not None:
+            rows.append(("Duration", f"{self.duration_ms:.0f} ms"))
+        rows.append(("Input", _pre(d.get("input"))))
+        if d.get("output") is not None:
+            rows.append(("Output", _pre(d["output"])))
+        if d.get("error"):
+            rows.append(("Error", f"<code>{html.escape(d['error'])}</code>"))
+        if d.get("cause"):
+            rows.append(("Cause", _pre(d["cause"])))
+        body = "".join(f'<tr><th style="text-align:left;vertical-align:top">{k}</th>'
+                       f'<td style="text-align:left">{v}</td></tr>' for k, v in rows)
+        return f'<table class="labhelpers-execution">{body}</table>'
+
+
+def _pre(text: str | None) -> str:
+    if text is None:
+        return ""
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except (TypeError, json.JSONDecodeError):
+        pass
+    return f'<pre style="margin:0;text-align:left">{html.escape(text)}</pre>'
+
+
+def start_execution(input: Any = None, *, lab: Lab | None = None, state_machine_arn: str | None = None,
+                    name: str | None = None) -> Execution:
+    """Start an execution of the lab's state machine (or ``state_machine_arn``) without waiting."""
+    lab = lab or connect()
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn or lab.state_machine_arn,
+                              "input": json.dumps(load_input(input))}
+    if name:
+        kwargs["name"] = name
+    return Execution(lab.sfn.start_execution(**kwargs)["executionArn"], lab)
+
+
+def run_execution(input: Any = None, *, lab: Lab | None = None, state_machine_arn: str | None = None,
+                  name: str | None = None, timeout: float = 60.0) -> Execution:
+    """Start an execution and wait until it finishes; returns the finished :class:`Execution`."""
+    return start_execution(input, lab=lab, state_machine_arn=state_machine_arn, name=name).wait(timeout)
+

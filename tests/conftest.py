@@ -1,0 +1,55 @@
+"""Test session set-up: a fresh emulator of its own, started before anything (notebook kernels
+included) and stopped at the end, so a developer's running emulator is never touched."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+import pytest
+
+_session: dict = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    state = tempfile.mkdtemp(prefix="labhelpers-test-")
+    port = _free_port()
+    # Environment first: notebook kernels started by nbval inherit it.
+    for key in [k for k in os.environ if k.startswith(("AWS_", "LAB_"))]:
+        os.environ.pop(key)
+    os.environ.update(LAB_STATE_DIR=state, LAB_EMULATOR_PORT=str(port), LAB_TARGET="emulator",
+                      # A "host" secret that must never reach a Lambda handler (see test_lambda_in_emulator).
+                      AWS_ACCESS_KEY_ID="host-key-id", AWS_SECRET_ACCESS_KEY="host-secret-do-not-leak",
+                      AWS_DEFAULT_REGION="us-west-2")
+    _session.update(state=state, port=port)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "port" in _session:
+        from labhelpers.emulator import control
+
+        control.stop(_session["port"])
+
+
+@pytest.fixture(scope="session")
+def emulator_port() -> int:
+    return _session["port"]
+
+
+@pytest.fixture(scope="session")
+def lab(emulator_port: int):
+    """A Lab on the test emulator, with the lab deployed."""
+    from labhelpers import connect, deploy
+
+    handle = connect()
+    deploy(handle)
+    return handle
