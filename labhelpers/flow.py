@@ -18,6 +18,12 @@ so ``path[:-1]`` is the state's scope and ``path[:-2]`` the Parallel/Map that co
 Nesting repeats the pattern: ``("P", "branch 1", "M", "processor", "Z")``.
 
 Outcomes are one of ``OUTCOMES``: "succeeded", "failed", "caught", "running", "not run".
+
+Drawing conventions: Start/End markers (a red "Failed" marker for top-level Fail states);
+a Parallel/Map node fans out to its branch clusters, branch terminals meet in a small join
+point that continues to the state's Next; Choice rules label their edges, Default is dashed,
+Catch edges are dashed red "catch <errors>"; Retry adds a "retry: <errors> ×N" line.
+Node ids are hashes of the state path, all labels are HTML-like and escaped.
 """
 
 from __future__ import annotations
@@ -362,6 +368,9 @@ def _analyse(states: list[_State], events: Iterable[dict]) -> _Run:
         active = open_containers()
         live = [c for c in pool if c[:-2] == () or c[:-2] in active]
         pool = live or pool
+        # sibling branches may reuse a name: prefer a scope that is not busy with that state yet
+        idle = [c for c in pool if open_visit(c) is None]
+        pool = idle or pool
         # the deepest active scope is where execution currently is
         return max(pool, key=len)
 
@@ -493,7 +502,8 @@ def state_outcomes(definition: dict | str, events: Iterable[dict]) -> dict[Path,
 
 
 def _is_event_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(e, dict) and "type" in e for e in value)
+    """A list of history event dicts (as opposed to a batch of executions)."""
+    return isinstance(value, (list, tuple)) and all(isinstance(e, dict) and "events" not in e for e in value)
 
 
 def _fetch_history(arn: str, lab: Any) -> list[dict]:
@@ -564,7 +574,12 @@ def _node_id(prefix: str, path: Path) -> str:
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Escape for an HTML-like label.
+
+    dot still expands escString sequences (\\N, \\G, \\\\) inside HTML labels, so every
+    backslash is doubled to come out literally.
+    """
+    return html.escape(text, quote=True).replace("\\", "\\\\")
 
 
 def _html_label(title: str, *lines: str, small_color: str = "#4b5563", bold: bool = True) -> str:
@@ -590,13 +605,14 @@ def _mix(a: str, b: str, t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb))
 
 
-_HEAT_LOW, _HEAT_HIGH, _HEAT_RED = "#ffffff", "#3b82f6", "#ef4444"
+# light enough at 100% that black text stays readable
+_HEAT_LOW, _HEAT_HIGH, _HEAT_RED = "#ffffff", "#6ea8fe", "#f87171"
 
 
 def _heat_color(visit_share: float, fail_share: float) -> str:
     color = _mix(_HEAT_LOW, _HEAT_HIGH, visit_share)
     if fail_share > 0:
-        color = _mix(color, _HEAT_RED, 0.35 + 0.5 * fail_share)
+        color = _mix(color, _HEAT_RED, 0.55 + 0.45 * fail_share)
     return color
 
 
@@ -649,8 +665,6 @@ class _Drawer:
         extra: dict[str, str] = {}
         if counts["failed"]:
             extra.update(color=_CATCH_COLOR, penwidth="2")
-        if share > 0.65 and not counts["failed"]:
-            extra["fontcolor"] = "#ffffff"
         return _heat_color(share, fail_share), [text], extra
 
     def _edge_overlay(self, src: Path | None, dst: Path, kind: str) -> tuple[str | None, dict[str, str]]:
@@ -754,8 +768,7 @@ class _Drawer:
                                    color=color, fontcolor=color, **({"label": label} if label else {}), **extra)
                         self.edges.insert(position, self.edges.pop())
                         self.edge_attrs.insert(position, self.edge_attrs.pop())
-                graph.node(join_id, label="", shape="point", width="0.09", color=color,
-                           tooltip=f"join of {st.name}")
+                graph.node(join_id, label="", shape="point", width="0.09", color=color, tooltip="join")
         # transitions are added after all nodes of this scope exist, in definition order
         for st in states:
             tail = self.nodes[st.path]

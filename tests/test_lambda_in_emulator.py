@@ -84,8 +84,9 @@ def _invoke(lab, arn, payload, **kw):
     return resp, json.loads(resp["Payload"].read() or b"null")
 
 
-def _machine(lab, name, definition):
-    role = ensure_role(lab, "RuntimeTestStatesRole", "states.amazonaws.com", {"Version": "2012-10-17", "Statement": []})
+def _machine(lab, fns, name, definition):
+    role = ensure_role(lab, "RuntimeTestStatesRole", "states.amazonaws.com", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": list(fns.values())}]})
     return ensure_state_machine(lab, json.dumps(definition), role, name=name)
 
 
@@ -99,7 +100,7 @@ def test_exception_is_an_unhandled_function_error_with_aws_payload(lab, fns):
 
 
 def test_catch_matches_the_exception_class_name(lab, fns):
-    arn = _machine(lab, "CatchByClass", {"StartAt": "Play", "States": {
+    arn = _machine(lab, fns, "CatchByClass", {"StartAt": "Play", "States": {
         "Play": {"Type": "Task", "Resource": fns["Boom"], "End": True,
                  "Catch": [{"ErrorEquals": ["ScoreTooHigh"], "ResultPath": "$.error", "Next": "Fallback"}]},
         "Fallback": {"Type": "Pass", "End": True}}})
@@ -110,7 +111,7 @@ def test_catch_matches_the_exception_class_name(lab, fns):
 
 
 def test_retry_attempts_show_in_the_history_and_module_state_stays_warm(lab, fns):
-    arn = _machine(lab, "RetryFlaky", {"StartAt": "Try", "States": {
+    arn = _machine(lab, fns, "RetryFlaky", {"StartAt": "Try", "States": {
         "Try": {"Type": "Task", "Resource": fns["Flaky"], "End": True,
                 "Retry": [{"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 1, "MaxAttempts": 3,
                            "BackoffRate": 1.0}]}}})

@@ -215,31 +215,54 @@ def _list_metrics_once_per_metric(original: Any) -> Any:
     return get_filtered_metrics
 
 
+# --- Logging ----------------------------------------------------------------------
+
+def _short_failure_log(original: Any) -> Any:
+    def log_failure(self: Any, *args: Any, **kwargs: Any) -> None:
+        # moto logs repr(component) -- the whole parsed definition -- at ERROR for every
+        # level a failure passes through. The history already records the failure.
+        if log.isEnabledFor(logging.DEBUG):
+            exc = (args or list(kwargs.values()) or [None])[0]
+            log.debug("%s %s failed: %r", type(self).__name__, getattr(self, "name", ""), exc)
+
+    return log_failure
+
+
+_EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
+
 PATCHES: list[Patch] = [
     Patch("lambda_invoke_runs_handler_code",
           "Without Docker moto cannot run a function; run it in a warm worker subprocess instead.",
-          "moto.awslambda.models", "LambdaFunction.invoke", "",
+          "moto.awslambda.models", "LambdaFunction.invoke", "dadc324f30aed38b",
           lambda rt: _replace("moto.awslambda.models", "LambdaFunction.invoke", _lambda_invoke)),
     Patch("sfn_invokes_lambda_in_process",
           "moto's interpreter calls Lambda over HTTP with a new boto3 client per call; call the backend directly.",
           "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
-          "_invoke_lambda_function", "",
+          "_invoke_lambda_function", "0ebcddb746e422b0",
           lambda rt: _replace("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
                               "_invoke_lambda_function", _sfn_invoke_in_process)),
     Patch("start_execution_names_like_aws",
           "An execution started without a name is named None, so the second one fails with ExecutionAlreadyExists.",
-          "moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution", "",
+          "moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
           lambda rt: _replace("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution",
                               _execution_names_like_aws)),
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
-          "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "",
+          "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "1f44dc2ac8aa2179",
           lambda rt: _replace_everywhere("boto_client_for", _cached_boto_clients)),
     Patch("list_metrics_once_per_metric",
           "list_metrics returns one entry per datapoint for metrics without dimensions.",
-          "moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics", "",
+          "moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics", "63270f556ea9d022",
           lambda rt: _replace("moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics",
                               _list_metrics_once_per_metric)),
+    Patch("failure_log_without_definition_dump",
+          "A failing execution logs the whole parsed definition at ERROR, once per nesting level.",
+          _EVAL_COMPONENT, "EvalComponent._log_failure_event_exception", "7d7aa73b14eebc89",
+          lambda rt: _replace(_EVAL_COMPONENT, "EvalComponent._log_failure_event_exception", _short_failure_log)),
+    Patch("exception_log_without_definition_dump",
+          "The same dump for any other exception inside the interpreter.",
+          _EVAL_COMPONENT, "EvalComponent._log_exception", "2125c07bc2eec625",
+          lambda rt: _replace(_EVAL_COMPONENT, "EvalComponent._log_exception", _short_failure_log)),
 ]
 
 

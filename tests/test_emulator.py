@@ -1,0 +1,96 @@
+"""The emulator as a background process: CLI, connect(), and what survives what."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labhelpers import connect
+from labhelpers.emulator import control
+from labhelpers.errors import EmulatorError
+
+from conftest import _free_port
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labhelpers", *args], capture_output=True, text=True,
+                          timeout=60, env=os.environ.copy())
+
+
+@pytest.fixture
+def spare_port():
+    port = _free_port()
+    yield port
+    control.stop(port)
+
+
+def test_cli_start_prints_the_url_last_and_is_a_no_op_when_running(spare_port):
+    first = _cli("emulator", "start", "--port", str(spare_port))
+    assert first.returncode == 0, first.stderr
+    url = f"http://127.0.0.1:{spare_port}"
+    assert first.stdout.strip().splitlines()[-1] == url
+    pid = control.probe(spare_port)["pid"]
+    again = _cli("emulator", "start", "--port", str(spare_port))
+    assert again.stdout.strip().splitlines() == [url]
+    assert control.probe(spare_port)["pid"] == pid
+    status = _cli("emulator", "status")
+    assert f"{url}: running, pid {pid}" in status.stdout
+    stopped = _cli("emulator", "stop", "--port", str(spare_port))
+    assert "stopped" in stopped.stdout and control.probe(spare_port) is None
+
+
+def test_emulator_binds_to_loopback_and_keeps_its_logs_in_a_file(spare_port):
+    info = control.start(spare_port)
+    assert info.endpoint_url.startswith("http://127.0.0.1:")
+    assert os.path.exists(info.log_file)
+
+
+def test_connect_starts_an_emulator_when_none_answers(spare_port, caplog):
+    lab = connect(port=spare_port)
+    assert control.probe(spare_port) is not None
+    assert lab.sfn.list_state_machines()["stateMachines"] == []
+    assert "reset" not in caplog.text
+
+
+def test_account_survives_a_new_connection_and_reset_empties_it(spare_port):
+    lab = connect(port=spare_port)
+    lab.dynamodb.create_table(TableName="Survivor", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    again = connect(port=spare_port)  # as a restarted kernel would
+    assert "Survivor" in again.dynamodb.list_tables()["TableNames"]
+    out = _cli("emulator", "reset", "--port", str(spare_port))
+    assert out.returncode == 0 and "reset" in out.stdout
+    assert again.dynamodb.list_tables()["TableNames"] == []
+
+
+def test_a_dead_emulator_is_replaced_and_the_reset_is_said_plainly(spare_port, caplog):
+    connect(port=spare_port)
+    os.kill(control.probe(spare_port)["pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    with caplog.at_level(logging.WARNING, logger="labhelpers"):
+        lab = connect(port=spare_port)
+    assert "account was reset" in caplog.text
+    assert lab.sfn.list_state_machines()["stateMachines"] == []
+
+
+def test_a_port_held_by_another_program_gives_a_clear_error(spare_port):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", spare_port))
+        sock.listen()
+        with pytest.raises(EmulatorError, match=f"Port {spare_port} .* another program"):
+            control.start(spare_port)
+
+
+def test_default_port_avoids_well_known_ones():
+    from labhelpers import config
+
+    assert config.DEFAULT_PORT not in (5000, 4566)

@@ -1,0 +1,63 @@
+"""The patch layer: pinned to the moto it was written for, and each fix observable."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import moto
+import pytest
+
+from labhelpers.emulator import patches
+from labhelpers.emulator.control import log_file
+
+
+def test_moto_is_the_series_the_patches_were_written_for():
+    assert moto.__version__.startswith(patches.MOTO_SERIES)
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    pin = re.search(r'"moto\[server\]~=([\d.]+)"', pyproject).group(1)
+    assert pin.startswith(patches.MOTO_SERIES)
+
+
+@pytest.mark.parametrize("patch", patches.PATCHES, ids=lambda p: p.name)
+def test_patched_moto_function_is_unchanged(patch):
+    # A moto upgrade that changes a patched function must be looked at, not silently patched over.
+    assert patches.source_fingerprint(patch.original()) == patch.source_sha256, (
+        f"moto changed {patch.module}.{patch.attribute}; re-check patch {patch.name} ({patch.why})")
+
+
+def test_every_module_importing_boto_client_for_is_patched():
+    root = Path(moto.__file__).parent
+    users = sorted(
+        ".".join(("moto",) + path.relative_to(root).with_suffix("").parts)
+        for path in root.rglob("*.py") if "import boto_client_for" in path.read_text(encoding="utf-8"))
+    assert users == sorted(patches.BOTO_CLIENT_USERS)
+
+
+def test_unnamed_executions_get_unique_uuid_names(lab):
+    arns = [lab.sfn.start_execution(stateMachineArn=lab.state_machine_arn,
+                                    input=json.dumps({"user_id": f"n{i}", "level": "x", "score": 1,
+                                                      "max_score": 2, "time_played": 3}))["executionArn"]
+            for i in range(2)]
+    names = [arn.rsplit(":", 1)[-1] for arn in arns]
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", n) for n in names)
+
+
+def test_list_metrics_lists_each_metric_once(lab):
+    for value in (1.0, 2.0, 3.0):
+        lab.cloudwatch.put_metric_data(Namespace="PatchTest", MetricData=[
+            {"MetricName": "NoDimensions", "Value": value, "Unit": "Seconds"}])
+    metrics = lab.cloudwatch.list_metrics(Namespace="PatchTest")["Metrics"]
+    assert metrics == [{"Namespace": "PatchTest", "MetricName": "NoDimensions", "Dimensions": []}]
+
+
+def test_a_failing_execution_does_not_dump_the_definition_into_the_log(lab, emulator_port):
+    from labhelpers import run_execution
+
+    execution = run_execution({"user_id": "dump", "level": "latest", "score": 1, "max_score": 2,
+                               "total_score": 3}, lab=lab)  # no time_played: PutMetric fails
+    assert execution.status == "FAILED"
+    text = log_file(emulator_port).read_text()
+    assert "StateTaskLambda|" not in text and "'resource_arn'" not in text
