@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import math
 import os
@@ -421,14 +422,15 @@ class LambdaRuntime:
             for worker in doomed:
                 worker.kill()
 
-    def started(self, pool: _Pool, worker: _Worker | None) -> None:
-        """Account for a worker start attempt (successful or not)."""
+    def started(self, pool: _Pool, worker: _Worker | None) -> bool:
+        """Account for a worker start attempt; False if shutdown() came meanwhile."""
         with self._lock:
             pool.starting -= 1
             if worker is not None:
                 pool.busy.add(worker)
             else:
                 pool.cond.notify()
+            return not self._closed
 
     def release(self, pool: _Pool, worker: _Worker, healthy: bool) -> None:
         """Return a worker to its pool, or kill it if it is broken or retired."""
@@ -505,8 +507,6 @@ class _Closed(Exception):
 
 def _extract(code_zip: bytes, dest: Path) -> None:
     """Unzip keeping Unix permission bits (executables in layers/bundles)."""
-    import io
-
     with zipfile.ZipFile(io.BytesIO(code_zip)) as zf:
         for info in zf.infolist():
             path = Path(zf.extract(info, dest))  # extract() strips '..' and absolute parts
@@ -585,7 +585,9 @@ class _Invocation:
                 return self.fail(
                     "Runtime.ExitError", f"RequestId: {self.rid} Error: could not start {self.rt.python}: {e}"
                 )
-            self.rt.started(pool, worker)
+            if not self.rt.started(pool, worker):
+                self.rt.release(pool, worker, healthy=False)
+                return self.fail("Runtime.Unavailable", f"RequestId: {self.rid} Error: the local Lambda runtime is shut down")
         healthy = False
         try:
             result, healthy = self._exchange(worker, payload)
