@@ -297,6 +297,14 @@ def apply(runtime: Any) -> list[str]:
         raise RuntimeError(f"labhelpers' emulator patches moto {MOTO_SERIES}x, found {moto.__version__}")
     _runtime = runtime
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    for patch in PATCHES:
+    patches = all_patches()
+    for patch in patches:
         patch.install(runtime)
-    return [p.name for p in PATCHES]
+    return [p.name for p in patches]
+
+
+def all_patches() -> list[Patch]:
+    """This module's patches plus those of the Step Functions API extensions."""
+    from labhelpers.emulator import sfn_extensions
+
+    return PATCHES + sfn_extensions.PATCHES
