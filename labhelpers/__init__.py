@@ -3,6 +3,8 @@
 Only light modules are imported here; boto3 clients are created on first use, never at import.
 """
 
+from typing import Any
+
 from labhelpers.errors import (
     DefinitionError,
     DeployError,
@@ -14,10 +16,37 @@ from labhelpers.errors import (
 )
 from labhelpers.executions import Execution, load_input, run_execution, start_execution
 from labhelpers.lab import FUNCTION_NAMES, Lab, LabNames, connect
+from labhelpers.notebook import notebook_setup, show_code
 from labhelpers.resources import cleanup, deploy, render_definition
+from labhelpers.views import (
+    batch_frame,
+    history_frame,
+    lambda_log_frame,
+    metric_frame,
+    metric_percentiles,
+    player_inputs,
+    plot_metric,
+    reports_frame,
+    run_batch,
+    state_io_frame,
+    table_frame,
+)
+
+
+def draw_flow(definition: dict | str, execution: Any = None, *, lab: Lab | None = None) -> Any:
+    """Draw a state machine as a ``graphviz.Digraph``; see :func:`labhelpers.flow.draw_flow`.
+
+    Imported on first use: graphviz is not needed to connect or deploy.
+    """
+    from labhelpers.flow import draw_flow as _draw_flow
+
+    return _draw_flow(definition, execution, lab=lab)
+
 
 __all__ = [
     "FUNCTION_NAMES", "DefinitionError", "DeployError", "EmulatorError", "Execution", "ExecutionError",
     "InputError", "Lab", "LabError", "LabNames", "TargetError", "cleanup", "connect", "deploy",
-    "load_input", "render_definition", "run_execution", "start_execution",
+    "load_input", "render_definition", "run_execution", "start_execution", "notebook_setup", "show_code",
+    "draw_flow", "batch_frame", "history_frame", "lambda_log_frame", "metric_frame", "metric_percentiles",
+    "player_inputs", "plot_metric", "reports_frame", "run_batch", "state_io_frame", "table_frame",
 ]

@@ -15,7 +15,7 @@ from labhelpers import connect
 from labhelpers.emulator import control
 from labhelpers.errors import EmulatorError
 
-from conftest import _free_port
+from conftest import _free_port  # the root conftest.py
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -61,3 +61,19 @@ def test_a_failing_execution_does_not_dump_the_definition_into_the_log(lab, emul
     assert execution.status == "FAILED"
     text = log_file(emulator_port).read_text()
     assert "StateTaskLambda|" not in text and "'resource_arn'" not in text
+
+
+def test_percentile_statistics_are_computed_from_raw_datapoints(lab):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    for value in range(1, 101):
+        lab.cloudwatch.put_metric_data(Namespace="PatchPercentiles", MetricData=[
+            {"MetricName": "Played", "Value": float(value), "Unit": "Seconds", "Timestamp": now}])
+    resp = lab.cloudwatch.get_metric_data(
+        StartTime=now - timedelta(minutes=1), EndTime=now + timedelta(minutes=1),
+        MetricDataQueries=[{"Id": f"p{p}", "MetricStat": {
+            "Metric": {"Namespace": "PatchPercentiles", "MetricName": "Played"}, "Period": 300, "Stat": f"p{p}"}}
+            for p in (10, 50, 90)])
+    values = {r["Id"]: r["Values"] for r in resp["MetricDataResults"]}
+    assert values == {"p10": [10.0], "p50": [50.0], "p90": [90.0]}

@@ -15,6 +15,8 @@ import inspect
 import io
 import json
 import logging
+import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -215,6 +217,21 @@ def _list_metrics_once_per_metric(original: Any) -> Any:
     return get_filtered_metrics
 
 
+def _percentile_statistics(original: Any) -> Any:
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        # CloudWatch answers percentile statistics ("p90", "p99.9") for raw datapoints; moto returns None.
+        match = re.fullmatch(r"p(\d{1,2}(?:\.\d+)?|100)", stat or "")
+        if not match:
+            return original(self, stat)
+        values = sorted(self.metric_single_values_list)
+        if not values:
+            return None
+        rank = math.ceil(float(match.group(1)) / 100 * len(values))  # nearest-rank method
+        return values[min(max(rank, 1), len(values)) - 1]
+
+    return get_statistics_for_type
+
+
 # --- Logging ----------------------------------------------------------------------
 
 def _short_failure_log(original: Any) -> Any:
@@ -255,6 +272,11 @@ PATCHES: list[Patch] = [
           "moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics", "63270f556ea9d022",
           lambda rt: _replace("moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics",
                               _list_metrics_once_per_metric)),
+    Patch("metric_percentile_statistics",
+          "GetMetricData/GetMetricStatistics answer None for percentile statistics such as p90.",
+          "moto.cloudwatch.models", "Statistics.get_statistics_for_type", "d10becd72eee65f1",
+          lambda rt: _replace("moto.cloudwatch.models", "Statistics.get_statistics_for_type",
+                              _percentile_statistics)),
     Patch("failure_log_without_definition_dump",
           "A failing execution logs the whole parsed definition at ERROR, once per nesting level.",
           _EVAL_COMPONENT, "EvalComponent._log_failure_event_exception", "7d7aa73b14eebc89",

@@ -1,5 +1,6 @@
-"""Test session set-up: a fresh emulator of its own, started before anything (notebook kernels
-included) and stopped at the end, so a developer's running emulator is never touched."""
+"""Test session set-up, for tests/ and for nbval's notebooks alike: a fresh emulator of the session's
+own, started before anything (notebook kernels included) and stopped at the end, so a developer's
+running emulator and account are never touched."""
 
 from __future__ import annotations
 
