@@ -77,3 +77,25 @@ def test_percentile_statistics_are_computed_from_raw_datapoints(lab):
             for p in (10, 50, 90)])
     values = {r["Id"]: r["Values"] for r in resp["MetricDataResults"]}
     assert values == {"p10": [10.0], "p50": [50.0], "p90": [90.0]}
+
+
+def test_describe_execution_returns_json_text_for_a_string_output(lab):
+    from labhelpers.playground import run_playground
+
+    execution = run_playground({"StartAt": "Say", "States": {"Say": {"Type": "Pass", "Result": "done", "End": True}}},
+                               {}, base="DescribePatchTest", lab=lab)
+    described = lab.sfn.describe_execution(executionArn=execution.arn)
+    assert described["output"] == '"done"'
+    assert described["stopDate"] >= described["startDate"]
+    assert json.loads(described["input"]) == {}
+
+
+def test_a_choice_on_a_missing_path_fails_with_states_runtime(lab):
+    from labhelpers.playground import try_choice
+
+    table = try_choice([{"Variable": "$.level", "StringEquals": "latest", "Next": "Last"}],
+                       [{"user_id": "x"}, {"level": "latest"}], lab=lab)
+    assert table["error"].iloc[0] == "States.Runtime" and table["error"].isna().iloc[1]
+    assert table["branch"].iloc[1] == "Last"
+    present = try_choice([{"Variable": "$.level", "IsPresent": False, "Next": "Missing"}], [{}], lab=lab)
+    assert present["branch"].tolist() == ["Missing"]

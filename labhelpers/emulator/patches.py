@@ -182,6 +182,49 @@ def _execution_names_like_aws(original: Any) -> Any:
     return start_execution
 
 
+def _describe_execution_as_aws(original: Any) -> Any:
+    def describe_execution(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        if not hasattr(execution, "to_describe_output"):
+            return original(self)
+        # moto's response returns a string output without its JSON quotes ("done" comes back as
+        # done) and no stopDate for TIMED_OUT; the interpreter's own rendering gets both right.
+        return ActionResult({k: v for k, v in execution.to_describe_output().items() if v is not None})
+
+    return describe_execution
+
+
+def _choice_missing_path_fails(original: Any) -> Any:
+    def _eval_body(self: Any, env: Any) -> None:
+        from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+        from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+            FailureEvent, FailureEventException)
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+            StatesErrorNameType)
+        from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
+            ComparisonOperatorType)
+        from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
+        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+        self.variable.eval(env)
+        missing = isinstance(env.stack[-1], NoSuchVariable)
+        if missing and self.comparison_function.operator_type != ComparisonOperatorType.IsPresent:
+            # AWS fails the execution here; moto quietly treated the rule as false.
+            path = self.variable.string_sampler.literal_value
+            cause = f"Invalid path '{path}': The choice state's condition path references an invalid value."
+            runtime = StatesErrorNameType.StatesRuntime
+            raise FailureEventException(failure_event=FailureEvent(
+                env=env, error_name=StatesErrorName(typ=runtime), event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    error=runtime.to_name(), cause=cause))))
+        self.comparison_function.eval(env)
+
+    return _eval_body
+
+
 def _cached_boto_clients(original: Any) -> Any:
     cache: dict[tuple[str, str], Any] = {}
     lock = threading.Lock()
@@ -246,6 +289,7 @@ def _short_failure_log(original: Any) -> Any:
 
 
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
+_CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 
 PATCHES: list[Patch] = [
     Patch("lambda_invoke_runs_handler_code",
@@ -263,6 +307,15 @@ PATCHES: list[Patch] = [
           "moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
           lambda rt: _replace("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution",
                               _execution_names_like_aws)),
+    Patch("describe_execution_output_is_json",
+          "DescribeExecution returns a string output without JSON quotes and drops TIMED_OUT's stopDate.",
+          "moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", "c3953bdc9ce21fda",
+          lambda rt: _replace("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution",
+                              _describe_execution_as_aws)),
+    Patch("choice_missing_path_fails_the_execution",
+          "A Choice rule on a path missing from the input is silently false; AWS fails with States.Runtime.",
+          _CHOICE_VARIABLE, "ComparisonVariable._eval_body", "55861cce2befeedf",
+          lambda rt: _replace(_CHOICE_VARIABLE, "ComparisonVariable._eval_body", _choice_missing_path_fails)),
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
           "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "1f44dc2ac8aa2179",
