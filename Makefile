@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test emulator stop dot clean benchmark
+.PHONY: lab test notebooks emulator stop dot clean benchmark
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ lab: $(STAMP) dot
 	$(PY) -m labhelpers emulator start
 	$(VENV)/bin/jupyter lab notebooks/
 
+# The notebooks run in a pytest session of their own, so they start on an empty local account.
 test: $(STAMP) dot
-	$(PY) -m pytest
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+# Re-run every notebook on a fresh emulator and save it with its outputs (after editing one).
+notebooks: $(STAMP) dot
+	$(PY) -c "import logging; logging.basicConfig(level=logging.INFO); from labhelpers.notebook import refresh; refresh()"
 
 emulator: $(STAMP)
 	$(PY) -m labhelpers emulator start

@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--prefix", help="name prefix for every resource (default: LAB_PREFIX)")
     common.add_argument("--port", type=int, help="emulator port (default: LAB_EMULATOR_PORT or 7544)")
     common.add_argument("--yes", action="store_true", help="do not ask for confirmation on AWS")
+    common.add_argument("--region", help="region (default: LAB_REGION, else AWS_DEFAULT_REGION / your AWS config)")
     common.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
 
     parser = argparse.ArgumentParser(prog="python -m labhelpers", description=__doc__)
@@ -30,37 +31,46 @@ def _parser() -> argparse.ArgumentParser:
         p = emu_sub.add_parser(action, help=text)
         p.add_argument("--port", type=int)
 
-    sub.add_parser("deploy", parents=[common], help="create or update every lab resource; prints the state machine ARN last")
+    deploy = sub.add_parser("deploy", parents=[common],
+                            help="create or update every lab resource; prints the state machine ARN last")
+    deploy.add_argument("--dry-run", action="store_true",
+                        help="only list what would be created or updated (read-only calls)")
     run = sub.add_parser("run", parents=[common], help="run the lab's state machine once and print status and output")
     run.add_argument("--input", default=None, help="a JSON file or JSON text (default: data/seed_input.json)")
     run.add_argument("--timeout", type=float, default=60.0)
-    sub.add_parser("cleanup", parents=[common], help="delete every lab resource of this prefix")
+    cleanup = sub.add_parser("cleanup", parents=[common], help="delete every lab resource of this prefix")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list what would be deleted (read-only calls)")
     return parser
 
 
-def _lab(args: argparse.Namespace, creating: bool, plan: list[str] | None = None) -> Any:
+def _lab(args: argparse.Namespace) -> Any:
     from labhelpers.lab import connect
 
-    lab = connect(args.target, prefix=args.prefix, port=args.port)
-    if lab.target == "aws" and creating:
-        print(f"Target: AWS account {lab.account_id}, region {lab.region}, prefix {lab.prefix or '(none)'}")
-        for line in plan or []:
-            print(f"  - {line}")
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise LabError("Refusing to change a real AWS account without confirmation: pass --yes.")
-            if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
-                raise LabError("Cancelled; nothing was changed.")
-    return lab
+    return connect(args.target, prefix=args.prefix, region=args.region, port=args.port)
+
+
+def _confirm(args: argparse.Namespace, plan: Any) -> None:
+    """Show the plan; on AWS go on only after --yes or a typed "y". Raises LabError otherwise."""
+    print(plan, flush=True)
+    if args.yes:
+        return
+    # No terminal (a script, CI, a notebook's !cell): never guess a yes on a real account.
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise LabError("Refusing to change the AWS account without confirmation, and there is no terminal "
+                       "to ask on: nothing was changed. Re-run with --yes (or --dry-run to only look).")
+    if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise LabError("Cancelled; nothing was changed.")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(message)s")
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return _dispatch(args)
-    except LabError as err:
+    except (LabError, ClientError, BotoCoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
@@ -88,7 +98,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "deploy":
         from labhelpers import resources
 
-        lab = _lab(args, creating=True, plan=None)
+        lab = _lab(args)
+        if args.dry_run:
+            print(resources.plan_deploy(lab))
+            print("dry run: nothing was created or changed")
+            return 0
+        if lab.target == "aws":
+            _confirm(args, resources.plan_deploy(lab))
+            lab.plan_shown = True  # just printed: deploy() need not print it again
         deployment = resources.deploy(lab)
         print(f"bucket {deployment.bucket}\ntable {deployment.table}")
         for base, arn in deployment.functions.items():
@@ -100,7 +117,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from labhelpers import config
         from labhelpers.executions import run_execution
 
-        lab = _lab(args, creating=False)
+        lab = _lab(args)
         execution = run_execution(args.input or config.DATA_DIR / "seed_input.json", lab=lab, timeout=args.timeout)
         print(execution.status)
         if execution.status == "SUCCEEDED":
@@ -111,11 +128,19 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "cleanup":
         from labhelpers import resources
-        from labhelpers.lab import connect
 
-        lab = connect(args.target, prefix=args.prefix, port=args.port)
+        lab = _lab(args)
+        if args.dry_run:
+            print(resources.plan_cleanup(lab))
+            print("dry run: nothing was deleted")
+            return 0
         if lab.target == "aws":
-            _lab(args, creating=True, plan=resources.cleanup_plan(lab))
-        print(resources.cleanup(lab))
-        return 0
+            plan = resources.plan_cleanup(lab)
+            if not plan.to_change:  # nothing there: no question to ask
+                print(plan)
+                return 0
+            _confirm(args, plan)
+        report = resources.cleanup(lab)
+        print(report)
+        return 1 if report.failed else 0
     return 1

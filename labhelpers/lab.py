@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -54,10 +55,20 @@ class LabNames:
 
     @property
     def bucket(self) -> str:
-        """Globally unique and valid: lower case, account and region in the name, at most 63 chars."""
-        prefix = re.sub(r"[^a-z0-9-]", "-", self.prefix.lower()).strip("-")
-        parts = ["sfn-lab", prefix, self.account_id, self.region]
-        name = "-".join(p for p in parts if p)
+        """A valid S3 name (3-63 chars of a-z, 0-9, '-'), unique per account, region and prefix.
+
+        When the prefix had to be changed to fit (upper case, odd characters, too long), a short
+        hash of the exact prefix keeps two such prefixes from landing on the same bucket.
+        """
+        slug = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", self.prefix.lower())).strip("-")
+        tail = "-".join(p for p in (re.sub(r"[^a-z0-9-]", "", self.account_id.lower()),
+                                    re.sub(r"[^a-z0-9-]", "", self.region.lower())) if p)
+        room = 63 - len("sfn-lab-") - len(tail) - 1
+        if slug != self.prefix or len(slug) > room:
+            digest = hashlib.sha256(self.prefix.encode()).hexdigest()[:6]
+            slug = "-".join(p for p in (slug[:max(room - 7, 0)].strip("-"), digest) if p) if self.prefix else ""
+        name = "-".join(p for p in ("sfn-lab", slug, tail) if p)
+        # Only reachable with an absurd account id or region: keep the result valid anyway.
         return name[:63].rstrip("-")
 
     @property
@@ -73,13 +84,37 @@ class LabNames:
         return "CompleteLevel"
 
 
+#: Longest prefix: "<prefix>-StepFunctionsLabLambdaRole" must fit IAM's 64-character role names.
+MAX_PREFIX_LENGTH = 32
+
+
 def _validate_prefix(prefix: str) -> str:
-    if prefix and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}", prefix):
+    """Check a prefix and return it in lower case.
+
+    Lower case because IAM role names ignore case and S3 names are lower case only:
+    "Alice" and "alice" would otherwise share roles but not functions.
+    """
+    prefix = prefix.strip()
+    if prefix and not re.fullmatch(rf"[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{MAX_PREFIX_LENGTH - 2}}}[A-Za-z0-9])?", prefix):
         raise TargetError(
-            f"LAB_PREFIX {prefix!r} is not usable in resource names: use 1-20 letters, digits or "
-            "hyphens, starting with a letter or digit (for example 'alice')."
+            f"LAB_PREFIX {prefix!r} is not usable in resource names: use 1-{MAX_PREFIX_LENGTH} letters, "
+            "digits or hyphens, starting and ending with a letter or digit (for example 'alice')."
         )
-    return prefix
+    return prefix.lower()
+
+
+def _isolated_session(region: str) -> Any:
+    """A boto3 session that reads nothing from the user's AWS set-up (profile, config, credentials files)."""
+    import boto3
+    import botocore.session
+
+    # Without this a stray AWS_PROFILE (or a broken ~/.aws/config) would break, or leak into, emulator clients.
+    core = botocore.session.Session(session_vars={
+        "profile": (None, None, None, None),
+        "config_file": (None, None, os.devnull, None),
+        "credentials_file": (None, None, os.devnull, None),
+    })
+    return boto3.Session(botocore_session=core, region_name=region, **config.FAKE_CREDENTIALS)
 
 
 @dataclass
@@ -96,6 +131,8 @@ class Lab:
     prefix: str = ""
     endpoint_url: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Set once the deployment plan was shown (AWS target), so it is shown once per Lab.
+    plan_shown: bool = field(default=False, repr=False)
 
     @cached_property
     def session(self) -> Any:
@@ -103,7 +140,8 @@ class Lab:
 
         if self.target == "emulator":
             # Explicit fake credentials: the emulator never sees (or needs) real ones.
-            return boto3.Session(region_name=self.region, **config.FAKE_CREDENTIALS)
+            return _isolated_session(self.region)
+        # The standard credential chain (env, profile, SSO, instance role...): only on explicit opt-in.
         return boto3.Session(region_name=self.region)
 
     def client(self, service: str) -> Any:
@@ -111,8 +149,12 @@ class Lab:
         if service not in self._clients:
             from botocore.config import Config
 
+            # AWS serves StartSyncExecution and TestState on a "sync-" host; a custom endpoint
+            # (the emulator, or AWS_ENDPOINT_URL) has no such host, so keep its name as given.
+            custom_endpoint = bool(self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
             kwargs: dict[str, Any] = {"config": Config(retries={"max_attempts": 3, "mode": "standard"},
-                                                       max_pool_connections=50)}
+                                                       max_pool_connections=50,
+                                                       inject_host_prefix=not custom_endpoint)}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
             self._clients[service] = self.session.client(service, **kwargs)
@@ -148,13 +190,21 @@ class Lab:
 
     @cached_property
     def account_id(self) -> str:
+        """The account the credentials belong to (STS on AWS; the emulator's fixed one locally)."""
         if self.target == "emulator":
             return config.EMULATOR_ACCOUNT_ID
-        return self.client("sts").get_caller_identity()["Account"]
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client("sts").get_caller_identity()["Account"]
+        except (BotoCoreError, ClientError) as err:
+            raise TargetError(f"Cannot use the AWS account: {err}. Check your credentials "
+                              "(`aws sts get-caller-identity` must work).") from err
 
     @cached_property
     def partition(self) -> str:
-        return self.session.get_partition_for_region(self.region)
+        """aws, aws-cn or aws-us-gov: from the session's endpoint data, never assumed."""
+        return self.session.get_partition_for_region(self.region) or "aws"
 
     @cached_property
     def names(self) -> LabNames:
@@ -188,16 +238,22 @@ def connect(target: str | None = None, *, prefix: str | None = None, region: str
     The target is ``target``, else ``LAB_TARGET``, else the local emulator. On the
     emulator, one is started when nothing answers; if an earlier one has died,
     you are told that its account (everything created in it) is gone.
-    Nothing talks to a real AWS account unless ``target="aws"`` or ``LAB_TARGET=aws``.
+    Nothing talks to a real AWS account unless ``target="aws"`` or ``LAB_TARGET=aws``;
+    the emulator's clients use fake credentials and ignore the user's AWS configuration.
+    ``prefix`` (else ``LAB_PREFIX``) goes into every resource name.
     """
     chosen = _target(target)
     prefix = _validate_prefix(prefix if prefix is not None else os.environ.get("LAB_PREFIX", ""))
     if chosen == "aws":
         import boto3
+        from botocore.exceptions import BotoCoreError
 
-        aws_region = region or os.environ.get("LAB_REGION") or boto3.Session().region_name
+        try:
+            aws_region = region or os.environ.get("LAB_REGION") or boto3.Session().region_name
+        except BotoCoreError as err:  # e.g. AWS_PROFILE names a profile that does not exist
+            raise TargetError(f"Cannot read your AWS configuration: {err}") from err
         if not aws_region:
-            raise TargetError("No AWS region configured: set AWS_DEFAULT_REGION or LAB_REGION.")
+            raise TargetError("No AWS region configured: set AWS_DEFAULT_REGION or LAB_REGION (or --region).")
         return Lab(target="aws", region=aws_region, prefix=prefix)
 
     from labhelpers.emulator import control

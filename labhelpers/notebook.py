@@ -94,12 +94,17 @@ KEEP_METADATA = ("kernelspec", "language_info")
 
 
 def strip(nb: Any) -> Any:
-    """Drop notebook and cell metadata that only records a session (outputs stay)."""
+    """Drop notebook and cell metadata that only records a session (outputs stay); keep only
+    the final state of progress bars, as a reader (and nbval) sees them."""
+    from nbval.plugin import coalesce_streams
+
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEEP_METADATA}
     for cell in nb.cells:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
-        for output in cell.get("outputs", []):
-            output.get("metadata", {}).pop("needs_background", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
+            for output in cell.outputs:
+                output.get("metadata", {}).pop("needs_background", None)
     return nb
 
 

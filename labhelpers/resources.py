@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from labhelpers import config
 from labhelpers.errors import DefinitionError, DeployError
@@ -31,12 +31,150 @@ LAMBDA_RUNTIME = "python3.12"
 LAMBDA_HANDLER = "lambda_function.lambda_handler"
 LAMBDA_TIMEOUT_S = 10
 LAMBDA_MEMORY_MB = 128
+#: Lambda log groups keep a week of logs: enough for the lab, and storage cannot pile up.
+LOG_RETENTION_DAYS = 7
 DEFINITION_TEMPLATE = config.DATA_DIR / "state_machine.asl.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 
 
 def _code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
+
+
+def _message(err: ClientError) -> str:
+    return f"{_code(err)}: {err.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+
+
+def lab_tags(lab: Lab) -> dict[str, str]:
+    """Tags put on every resource that takes them, so a tag search finds a student's leftovers."""
+    tags = {"labhelpers:lab": "step-functions"}
+    if lab.prefix:
+        tags["labhelpers:prefix"] = lab.prefix
+    return tags
+
+
+def _tag_list(lab: Lab, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in lab_tags(lab).items()]
+
+
+# --- What deploy and cleanup would do (read-only) ------------------------------------
+
+@dataclass
+class PlanItem:
+    """One lab resource and whether it exists now (None: could not tell, see ``note``)."""
+
+    kind: str
+    name: str
+    exists: bool | None
+    note: str = ""
+
+
+@dataclass
+class Plan:
+    """What :func:`deploy` or :func:`cleanup` would do, found with read-only calls only."""
+
+    action: str  # "deploy" or "cleanup"
+    where: str
+    account_id: str
+    region: str
+    prefix: str
+    items: list[PlanItem] = field(default_factory=list)
+
+    @property
+    def to_change(self) -> list[PlanItem]:
+        """The items the action would touch: all of them for deploy, the existing ones for cleanup."""
+        return self.items if self.action == "deploy" else [i for i in self.items if i.exists is not False]
+
+    def __str__(self) -> str:
+        head = (f"{'Deploy to' if self.action == 'deploy' else 'Clean up in'} {self.where}: "
+                f"account {self.account_id}, region {self.region}, prefix {self.prefix or '(none)'}")
+        verbs = ({True: "update", False: "create", None: "create?"} if self.action == "deploy"
+                 else {True: "delete", False: "absent", None: "delete?"})
+        lines = [head]
+        for item in self.items:
+            extra = " (exists)" if self.action == "deploy" and item.exists else ""
+            extra += " (not found, nothing to do)" if self.action == "cleanup" and item.exists is False else ""
+            extra += f" ({item.note})" if item.note else ""
+            lines.append(f"  {verbs[item.exists]:<7} {item.kind} {item.name}{extra}")
+        if self.action == "cleanup" and not self.to_change:
+            lines.append("  nothing to remove")
+        return "\n".join(lines)
+
+    __repr__ = __str__  # a notebook cell ending in deploy(dry_run=True) shows the readable list
+
+
+def _check(call: Callable[[], Any]) -> tuple[bool | None, str]:
+    """Run a read-only call: (True, "") if the resource is there, (False, "") if not, (None, why) if unknown."""
+    try:
+        result = call()
+    except ClientError as err:
+        code = _code(err)
+        if code in _GONE or code in ("404", "NotFound", "NoSuchKey"):
+            return False, ""
+        if code == "403":  # HeadBucket has no body: a 403 is a bucket someone else owns, or no permission
+            return None, "403 Forbidden: the name is taken by another account, or you may not read it"
+        return None, f"could not check: {_message(err)}"
+    except BotoCoreError as err:
+        return None, f"could not check: {err}"
+    return (result if isinstance(result, bool) else True), ""
+
+
+def _log_group_exists(lab: Lab, group: str) -> bool:
+    groups = lab.logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
+    return any(g["logGroupName"] == group for g in groups)
+
+
+def _inventory(lab: Lab) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
+    """Every lab resource by kind, each with a read-only existence check; in deploy order."""
+    n = lab.names
+    return {
+        "bucket": [("bucket", n.bucket, lambda: lab.s3.head_bucket(Bucket=n.bucket))],
+        "table": [("table", n.table, lambda: lab.dynamodb.describe_table(TableName=n.table))],
+        "roles": [("role", r, lambda r=r: lab.iam.get_role(RoleName=r)) for r in (n.lambda_role, n.states_role)],
+        "log groups": [("log group", g, lambda g=g: _log_group_exists(lab, g)) for g in n.log_groups],
+        "functions": [("function", f, lambda f=f: lab.lambda_.get_function_configuration(FunctionName=f))
+                      for f in n.functions.values()],
+        "state machine": [("state machine", n.state_machine,
+                           lambda: lab.sfn.describe_state_machine(stateMachineArn=lab.state_machine_arn))],
+    }
+
+
+def _plan(lab: Lab, action: str, order: list[str]) -> Plan:
+    inventory = _inventory(lab)
+    items = [PlanItem(kind, name, *_check(check)) for key in order for kind, name, check in inventory[key]]
+    where = "AWS" if lab.target == "aws" else f"the local emulator at {lab.endpoint_url}"
+    return Plan(action, where, lab.account_id, lab.region, lab.prefix, items)
+
+
+def plan_deploy(lab: Lab | None = None) -> Plan:
+    """What :func:`deploy` would create or update, without changing anything."""
+    return _plan(lab or connect(), "deploy",
+                 ["bucket", "table", "roles", "log groups", "functions", "state machine"])
+
+
+def plan_cleanup(lab: Lab | None = None) -> Plan:
+    """What :func:`cleanup` would delete for this prefix, without changing anything."""
+    plan = _plan(lab or connect(), "cleanup",
+                 ["state machine", "functions", "log groups", "table", "bucket", "roles"])
+    what = {"state machine": "running executions are stopped first",
+            "bucket": "with every object, version and delete marker", "role": "with its policies"}
+    for item in plan.items:
+        if item.exists is not False and item.kind in what:
+            item.note = "; ".join(n for n in (what[item.kind], item.note) if n)
+    return plan
+
+
+def show_plan(lab: Lab) -> Plan | None:
+    """On AWS, print the deployment plan once per Lab, before the first resource is created.
+
+    The emulator stays quiet: there it would only clutter every notebook.
+    """
+    if lab.target != "aws" or lab.plan_shown:
+        return None
+    plan = plan_deploy(lab)
+    print(plan, flush=True)
+    lab.plan_shown = True
+    return plan
 
 
 # --- IAM -------------------------------------------------------------------------
@@ -47,7 +185,11 @@ def _trust_policy(service: str) -> dict:
 
 
 def lambda_role_policy(lab: Lab) -> dict:
-    """Least privilege for the lab's functions: the bucket, the table, the FLOW metrics, their logs."""
+    """Least privilege for the lab's functions: the bucket, the table, the FLOW metrics, their logs.
+
+    No logs:CreateLogGroup: :func:`ensure_function` creates each log group first (with a retention
+    period), so the functions only need to write streams and events into their own groups.
+    """
     n, arn = lab.names, lab.partition
     log_arns = [f"arn:{arn}:logs:{lab.region}:{lab.account_id}:log-group:{g}:*" for g in n.log_groups]
     return {"Version": "2012-10-17", "Statement": [
@@ -60,7 +202,7 @@ def lambda_role_policy(lab: Lab) -> dict:
          "Resource": "*",  # PutMetricData has no resource ARN; the condition key narrows it.
          "Condition": {"StringEquals": {"cloudwatch:namespace": n.metric_namespace}}},
         {"Sid": "WriteOwnLogs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": log_arns},
     ]}
 
@@ -73,16 +215,31 @@ def states_role_policy(lab: Lab) -> dict:
          "Resource": arns + [a + ":*" for a in arns]}]}
 
 
+def _policy_document(doc: Any) -> dict:
+    """IAM returns policy documents URL-encoded JSON (boto3 decodes most of them); accept both."""
+    if isinstance(doc, dict):
+        return doc
+    from urllib.parse import unquote
+
+    return json.loads(unquote(doc))
+
+
 def ensure_role(lab: Lab, name: str, service: str, policy: dict) -> str:
     """Create (or update) a role trusted by ``service`` with one inline policy; returns its ARN."""
+    show_plan(lab)
+    trust = _trust_policy(service)
     try:
         role = lab.iam.get_role(RoleName=name)["Role"]
     except ClientError as err:
         if _code(err) != "NoSuchEntity":
             raise
-        role = lab.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust_policy(service)),
-                                   Description="Created by labhelpers for the Step Functions lab")["Role"]
+        role = lab.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                   Description="Created by labhelpers for the Step Functions lab",
+                                   Tags=_tag_list(lab))["Role"]
         log.info("created role %s", name)
+    else:
+        if _policy_document(role.get("AssumeRolePolicyDocument", {})) != trust:
+            lab.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
     lab.iam.put_role_policy(RoleName=name, PolicyName=f"{name}Policy", PolicyDocument=json.dumps(policy))
     return role["Arn"]
 
@@ -110,14 +267,19 @@ def _retry_new_role(call: Callable[[], Any], what: str, timeout_s: float = 60.0)
 
 def ensure_bucket(lab: Lab) -> str:
     """The private bucket the report Lambda writes to."""
+    show_plan(lab)
     name = lab.names.bucket
     kwargs: dict[str, Any] = {"Bucket": name}
     if lab.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": lab.region}
     try:
         lab.s3.create_bucket(**kwargs)
+        lab.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(lab)})
         log.info("created bucket %s", name)
     except ClientError as err:
+        if _code(err) == "BucketAlreadyExists":
+            raise DeployError(f"The bucket name {name} is taken by another AWS account; choose another "
+                              "prefix (LAB_PREFIX or --prefix).") from err
         if _code(err) != "BucketAlreadyOwnedByYou":
             raise DeployError(f"Could not create bucket {name}: {err}") from err
     lab.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
@@ -128,18 +290,42 @@ def ensure_bucket(lab: Lab) -> str:
 
 def ensure_table(lab: Lab) -> str:
     """The CompletedLevel table, keyed by user_id."""
+    show_plan(lab)
     name = lab.names.table
     try:
         lab.dynamodb.create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}])
+            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+            Tags=_tag_list(lab))
         log.info("created table %s", name)
     except ClientError as err:
         if _code(err) != "ResourceInUseException":
             raise
     lab.dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     return name
+
+
+def ensure_log_group(lab: Lab, group: str) -> str:
+    """One function's log group, with a retention period.
+
+    Created here, not by Lambda on first use, so the execution role needs no logs:CreateLogGroup
+    and old log events expire instead of being stored (and billed) forever.
+    """
+    show_plan(lab)
+    try:
+        lab.logs.create_log_group(logGroupName=group, tags=lab_tags(lab))
+        log.info("created log group %s", group)
+    except ClientError as err:
+        if _code(err) != "ResourceAlreadyExistsException":
+            raise
+    lab.logs.put_retention_policy(logGroupName=group, retentionInDays=LOG_RETENTION_DAYS)
+    return group
+
+
+def ensure_log_groups(lab: Lab) -> list[str]:
+    """The four functions' log groups (see :func:`ensure_log_group`)."""
+    return [ensure_log_group(lab, group) for group in lab.names.log_groups]
 
 
 # --- Lambda ------------------------------------------------------------------------
@@ -171,11 +357,14 @@ def ensure_function(lab: Lab, base: str, role_arn: str, source_dir: Path | None 
                     environment: dict[str, str] | None = None, timeout: int = LAMBDA_TIMEOUT_S,
                     handler: str = LAMBDA_HANDLER) -> dict:
     """Create or update one function from ``lambdas/<base>/``; returns its configuration."""
+    show_plan(lab)
     name = lab.names.function(base)
     source_dir = source_dir or config.LAMBDAS_DIR / base
     if not source_dir.is_dir():
         raise DeployError(f"No code for function {base}: folder {source_dir} does not exist.")
     code = function_zip(source_dir)
+    # Before the function exists: its role may write to this group but not create it.
+    ensure_log_group(lab, f"/aws/lambda/{name}")
     settings = {"Role": role_arn, "Handler": handler, "Runtime": LAMBDA_RUNTIME, "Timeout": timeout,
                 "MemorySize": LAMBDA_MEMORY_MB,
                 "Environment": {"Variables": environment if environment is not None else function_environment(lab)}}
@@ -186,7 +375,7 @@ def ensure_function(lab: Lab, base: str, role_arn: str, source_dir: Path | None 
             raise
         created = _retry_new_role(lambda: lab.lambda_.create_function(
             FunctionName=name, Code={"ZipFile": code}, Description=f"Step Functions lab: {base}",
-            **settings), what=f"create function {name}")
+            Tags=lab_tags(lab), **settings), what=f"create function {name}")
         log.info("created function %s", name)
         lab.lambda_.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
         return created
@@ -227,6 +416,7 @@ def render_definition(lab: Lab, template: str | Path | None = None) -> str:
 def ensure_state_machine(lab: Lab, definition: str, role_arn: str, name: str | None = None,
                          type: str = "STANDARD") -> str:
     """Create the state machine, or update it when its definition or role changed; returns its ARN."""
+    show_plan(lab)
     name = name or lab.names.state_machine
     arn = lab.state_machine_arn if name == lab.names.state_machine else lab.state_machine_arn.rsplit(":", 1)[0] + ":" + name
     try:
@@ -235,7 +425,8 @@ def ensure_state_machine(lab: Lab, definition: str, role_arn: str, name: str | N
         if _code(err) not in ("StateMachineDoesNotExist", "ResourceNotFound"):
             raise
         created = _retry_new_role(lambda: lab.sfn.create_state_machine(
-            name=name, definition=definition, roleArn=role_arn, type=type), what=f"create state machine {name}")
+            name=name, definition=definition, roleArn=role_arn, type=type,
+            tags=_tag_list(lab, "key", "value")), what=f"create state machine {name}")
         log.info("created state machine %s", name)
         return created["stateMachineArn"]
     if json.loads(current["definition"]) != json.loads(definition) or current["roleArn"] != role_arn:
@@ -256,13 +447,21 @@ class Deployment:
     state_machine_arn: str = ""
 
 
-def deploy(lab: Lab | None = None) -> Deployment:
-    """Create or update every lab resource: bucket, table, roles, the four functions, the state machine."""
+def deploy(lab: Lab | None = None, *, dry_run: bool = False) -> Deployment | Plan:
+    """Create or update every lab resource: bucket, table, roles, log groups, the four functions, the state machine.
+
+    On AWS the plan (account, region, prefix, resources) is printed first, once per Lab.
+    ``dry_run=True`` only returns that plan: read-only calls, nothing is created or changed.
+    """
     lab = lab or connect()
+    if dry_run:
+        return plan_deploy(lab)
+    show_plan(lab)
     bucket = ensure_bucket(lab)
     table = ensure_table(lab)
     lambda_role = ensure_role(lab, lab.names.lambda_role, "lambda.amazonaws.com", lambda_role_policy(lab))
     states_role = ensure_role(lab, lab.names.states_role, "states.amazonaws.com", states_role_policy(lab))
+    # ensure_function creates each function's log group first.
     functions = {base: ensure_function(lab, base, lambda_role)["FunctionArn"] for base in FUNCTION_NAMES}
     arn = ensure_state_machine(lab, render_definition(lab), states_role)
     return Deployment(bucket, table, lambda_role, states_role, functions, arn)
@@ -285,22 +484,38 @@ _GONE = {"NoSuchEntity", "ResourceNotFoundException", "NoSuchBucket", "StateMach
          "ResourceNotFound", "ExecutionDoesNotExist"}
 
 
+class _NotRemoved(Exception):
+    """A deletion that AWS accepted only in part (e.g. some objects of a bucket stayed)."""
+
+
 def _remove(report: CleanupReport, what: str, call: Callable[[], Any]) -> None:
+    """Run one deletion; a missing resource is not an error (cleanup runs twice safely)."""
     try:
         call()
         report.removed.append(what)
     except ClientError as err:
         if _code(err) not in _GONE:
-            report.failed.append((what, f"{_code(err)}: {err.response['Error'].get('Message', '')}"))
+            report.failed.append((what, _message(err)))
+    except (BotoCoreError, _NotRemoved) as err:
+        report.failed.append((what, str(err)))
 
 
 def _empty_bucket(lab: Lab, bucket: str) -> None:
+    """Delete every object version and delete marker (a versioned bucket keeps both), and open uploads."""
     pages = lab.s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
     for page in pages:
         keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         for i in range(0, len(keys), 1000):
-            lab.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})
+            result = lab.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})
+            # DeleteObjects answers 200 even when some keys failed: the failures are in the body.
+            if errors := result.get("Errors"):
+                first = errors[0]
+                raise _NotRemoved(f"{len(errors)} object version(s) could not be deleted, e.g. "
+                                  f"{first.get('Key')}: {first.get('Code')}: {first.get('Message', '')}")
+    for page in lab.s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            lab.s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
 
 
 def _delete_role(lab: Lab, name: str) -> None:
@@ -337,9 +552,15 @@ def cleanup_plan(lab: Lab) -> list[str]:
                f"role {n.states_role}", f"role {n.lambda_role}"])
 
 
-def cleanup(lab: Lab | None = None) -> CleanupReport:
-    """Remove every resource of this lab (this prefix only). Safe to run twice."""
+def cleanup(lab: Lab | None = None, *, dry_run: bool = False) -> CleanupReport | Plan:
+    """Remove every resource of this lab (this prefix only, by exact names). Safe to run twice.
+
+    Returns what was removed and what could not be removed and why. ``dry_run=True`` only
+    returns what would be deleted (read-only calls).
+    """
     lab = lab or connect()
+    if dry_run:
+        return plan_cleanup(lab)
     n, report = lab.names, CleanupReport()
     _remove(report, f"state machine {n.state_machine}", lambda: _delete_state_machine(lab))
     for name in n.functions.values():

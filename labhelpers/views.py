@@ -155,6 +155,19 @@ def batch_frame(executions: list[Execution]) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["user_id", "level", "status", "branch", "duration_ms", "error"])
 
 
+def duration_histogram(summary: "pd.DataFrame", bins: int = 30) -> "Figure":
+    """A histogram of the ``duration_ms`` column of :func:`batch_frame`."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    ax.hist(summary["duration_ms"].dropna(), bins=bins, color="#1f77b4")
+    ax.set_title(f"Execution duration, {len(summary)} executions")
+    ax.set_xlabel("duration (ms)")
+    ax.set_ylabel("executions")
+    plt.close(fig)  # returned for display; not drawn twice by the inline backend
+    return fig
+
+
 # --- side effects ---------------------------------------------------------------------------
 
 def reports_frame(lab: Lab | None = None, prefix: str = "", limit: int | None = None) -> "pd.DataFrame":
@@ -174,7 +187,10 @@ def reports_frame(lab: Lab | None = None, prefix: str = "", limit: int | None = 
 
 
 def table_frame(lab: Lab | None = None, table: str | None = None) -> "pd.DataFrame":
-    """Every item of the lab table (or ``table``) as plain Python values, sorted by user_id."""
+    """Every item of the lab table (or ``table``) as plain Python values, sorted by user_id.
+
+    The handlers store ``timestamp`` as Unix time in a string; it is shown as a UTC date.
+    """
     import pandas as pd
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -184,6 +200,9 @@ def table_frame(lab: Lab | None = None, table: str | None = None) -> "pd.DataFra
     for page in lab.dynamodb.get_paginator("scan").paginate(TableName=table or lab.names.table):
         items += [{k: decode(v) for k, v in item.items()} for item in page["Items"]]
     frame = pd.DataFrame(items)
+    if "timestamp" in frame:
+        seconds = pd.to_numeric(frame["timestamp"], errors="coerce")
+        frame["timestamp"] = pd.to_datetime(seconds, unit="s", utc=True).dt.floor("s")
     if "user_id" in frame:
         frame = frame.sort_values("user_id").reset_index(drop=True)
         frame = frame[["user_id"] + sorted(c for c in frame.columns if c != "user_id")]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from labhelpers import connect, run_execution
+from labhelpers import run_execution
 from labhelpers.resources import ensure_function, ensure_role, ensure_state_machine, lambda_role_policy
 
 CODE = {

@@ -20,7 +20,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 MOTO_SERIES = "5.2."
 log = logging.getLogger("labhelpers.emulator")
@@ -288,7 +288,98 @@ def _short_failure_log(original: Any) -> Any:
     return log_failure
 
 
+
+# --- Performance: moto's hot paths, measured with benchmarks/run.py -------------------------------
+
+_PARSED_PROGRAMS_MAX = 64  # distinct definitions kept parsed; a class edits a handful
+
+
+def _walk_components(root: Any) -> Iterator[Any]:
+    """Every Component reachable from ``root`` through attributes, lists, tuples and dicts."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Component):
+            yield obj
+            stack.extend(vars(obj).values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+
+
+def _definition_parsed_once(original: Any) -> Any:
+    from collections import OrderedDict
+
+    cache: OrderedDict[str, Any] = OrderedDict()
+    lock = threading.Lock()
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        # Parsing the ASL (antlr lexer, parser, preprocessor) cost a third of the CPU of every
+        # execution. The parsed program is immutable while it runs (per-execution state lives
+        # in the Environment), so one parse per definition text serves every execution.
+        definition = self._evaluation_details.state_machine_details.definition
+        with lock:
+            program = cache.get(definition)
+            if program is not None:
+                cache.move_to_end(definition)
+                return program
+        program = original(self)
+        from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+        for component in _walk_components(program):
+            if isinstance(component, EvalComponent):
+                # heap_key is a lazily drawn uuid: draw it now, not racily in concurrent executions.
+                component.heap_key  # noqa: B018
+        with lock:
+            cache[definition] = program
+            while len(cache) > _PARSED_PROGRAMS_MAX:
+                cache.popitem(last=False)
+        return program
+
+    return _get_evaluation_entrypoint
+
+
+def _install_jsonpath_parsed_once(_: Any) -> None:
+    """jsonpath_ng builds a new yacc parser for every parse(); memoise parse per path text."""
+    import functools
+
+    from jsonpath_ng.ext import parse
+
+    module = importlib.import_module(_JSON_PATH)
+    if not hasattr(module.parse, "cache_info"):
+        # Parsed JSONPath expressions are not mutated by find(), so they can be shared.
+        module.parse = functools.lru_cache(maxsize=1024)(parse)
+
+
+def _backend_lookup_cached(original: Any) -> Any:
+    cache: dict[Any, Any] = {}
+
+    def get_backend_for_host(self: Any, host: Any) -> Any:
+        # Answered from os.listdir(moto) + ~200 isdir() + regexes per request, under the
+        # dispatcher's global lock: the answer for a given Host never changes.
+        try:
+            return cache[host]
+        except KeyError:
+            pass
+        backend = original(self, host)
+        if len(cache) < 4096:  # hosts are few (one per service and region); bound it anyway
+            cache[host] = backend
+        return backend
+
+    return get_backend_for_host
+
+
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
+_EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
+_JSON_PATH = "moto.stepfunctions.parser.asl.utils.json_path"
+_DISPATCHER = "moto.moto_server.werkzeug_app"
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 
 PATCHES: list[Patch] = [
@@ -338,6 +429,20 @@ PATCHES: list[Patch] = [
           "The same dump for any other exception inside the interpreter.",
           _EVAL_COMPONENT, "EvalComponent._log_exception", "2125c07bc2eec625",
           lambda rt: _replace(_EVAL_COMPONENT, "EvalComponent._log_exception", _short_failure_log)),
+    # Performance (benchmarks/run.py measures them; tests/test_perf_patches.py checks behaviour).
+    Patch("sfn_definition_parsed_once",
+          "Every execution re-parses its definition with antlr: a third of an execution's CPU.",
+          _EXECUTION_WORKER, "ExecutionWorker._get_evaluation_entrypoint", "2b25949ae855da80",
+          lambda rt: _replace(_EXECUTION_WORKER, "ExecutionWorker._get_evaluation_entrypoint",
+                              _definition_parsed_once)),
+    Patch("jsonpath_parsed_once",
+          "Every JSONPath lookup ($.level, InputPath...) builds a new jsonpath_ng yacc parser.",
+          _JSON_PATH, "extract_json", "932245247973780c", _install_jsonpath_parsed_once),
+    Patch("dispatcher_backend_lookup_cached",
+          "Every request lists moto's package directory under a global lock to find its backend.",
+          _DISPATCHER, "DomainDispatcherApplication.get_backend_for_host", "1f41972c1e4e660f",
+          lambda rt: _replace(_DISPATCHER, "DomainDispatcherApplication.get_backend_for_host",
+                              _backend_lookup_cached)),
 ]
 
 

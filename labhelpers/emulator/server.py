@@ -7,14 +7,19 @@ Run as ``python -m labhelpers.emulator.server --port N``; normally started by
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from pathlib import Path
+
+#: Seconds an idle kept-alive connection may hold its server thread.
+KEEP_ALIVE_IDLE_S = 300
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +44,12 @@ class LabApp:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_lab/"):
-            return self.moto_app(environ, start_response)
+            try:
+                return self.moto_app(environ, start_response)
+            except BaseException:
+                # werkzeug answers 500 and may have sent part of a response: do not reuse it.
+                _request_state.failed = True
+                raise
         if path == "/_lab/health":
             body = {**self.info, "lambda": self.runtime.stats()}
         elif path == "/_lab/reset" and environ["REQUEST_METHOD"] == "POST":
@@ -64,6 +74,69 @@ class LabApp:
         return {"reset": True, "workers_stopped": workers}
 
 
+_request_state = threading.local()
+
+
+def keep_alive_handler() -> type:
+    """werkzeug's request handler, quiet, and keeping HTTP/1.1 connections alive.
+
+    werkzeug closes every connection, so boto3 (in notebooks and in each Lambda worker)
+    paid a TCP handshake and a new server thread per request. werkzeug closes because it
+    cannot tell where an unread request body ends; reading the body (Content-Length) in
+    full before the application runs removes that problem, so the ``Connection: close``
+    it always sends is dropped. Chunked uploads, HTTP/1.0 and failed requests still close.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    class KeepAliveHandler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # An idle kept-alive connection holds one thread; a silent client frees it after this.
+        timeout = KEEP_ALIVE_IDLE_S
+        _keep_alive = False
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave in two writes: without NODELAY, Nagle holds the body
+            # until the client's delayed ACK (40 ms) on a kept-alive connection.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def run_wsgi(self) -> None:
+            stream = self.rfile
+            self._keep_alive = self._buffer_body()
+            _request_state.failed = False
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = stream
+            if not self._keep_alive or _request_state.failed:
+                self.close_connection = True
+
+        def _buffer_body(self) -> bool:
+            """Read the request body into memory; False when the connection must close after."""
+            if self.close_connection or self.headers.get("Transfer-Encoding"):
+                return False
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                return False
+            body = self.rfile.read(length) if length > 0 else b""
+            # werkzeug reads wsgi.input (and drains "leftovers") from self.rfile: give it only
+            # this request's body, so the next request on the connection stays intact.
+            self.rfile = io.BytesIO(body)
+            return len(body) == max(length, 0)
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+                return
+            super().send_header(keyword, value)
+
+        # One line per request would drown the log; errors are still logged.
+        def log_request(self, *a, **k) -> None:
+            pass
+
+    return KeepAliveHandler
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     # moto's interpreter calls back into "its" server at MOTO_PORT (default 5000):
@@ -79,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from werkzeug.serving import make_server
 
     from labhelpers import config
     from labhelpers.emulator import patches
@@ -90,14 +163,9 @@ def main(argv: list[str] | None = None) -> None:
                             work_dir=config.state_dir() / f"lambda-code-{args.port}")
     patches.apply(runtime)
 
-    class QuietHandler(WSGIRequestHandler):
-        # One line per request would drown the log; errors are still logged.
-        def log_request(self, *a, **k) -> None:
-            pass
-
     info = {"emulator": "labhelpers", "pid": os.getpid(), "port": args.port,
             "started": time.time(), "log_file": args.log_file, "endpoint_url": endpoint}
-    server = make_server(args.host, args.port, None, threaded=True, request_handler=QuietHandler)
+    server = make_server(args.host, args.port, None, threaded=True, request_handler=keep_alive_handler())
 
     def shutdown(*_: object) -> None:
         runtime.shutdown()
