@@ -16,6 +16,7 @@ from labhelpers.errors import (
 )
 from labhelpers.executions import Execution, load_input, run_execution, start_execution
 from labhelpers.lab import FUNCTION_NAMES, Lab, LabNames, connect
+from labhelpers.checks import check, progress, submit
 from labhelpers.notebook import notebook_setup, show_code
 from labhelpers.resources import cleanup, deploy, render_definition
 from labhelpers.views import (
@@ -48,6 +49,6 @@ __all__ = [
     "FUNCTION_NAMES", "DefinitionError", "DeployError", "EmulatorError", "Execution", "ExecutionError",
     "InputError", "Lab", "LabError", "LabNames", "TargetError", "cleanup", "connect", "deploy",
     "load_input", "render_definition", "run_execution", "start_execution", "notebook_setup", "show_code",
-    "draw_flow", "batch_frame", "duration_histogram", "history_frame", "lambda_log_frame", "metric_frame", "metric_percentiles",
+    "check", "progress", "submit", "draw_flow", "batch_frame", "duration_histogram", "history_frame", "lambda_log_frame", "metric_frame", "metric_percentiles",
     "player_inputs", "plot_metric", "reports_frame", "run_batch", "state_io_frame", "table_frame",
 ]

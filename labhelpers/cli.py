@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from labhelpers.errors import LabError
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=60.0)
     cleanup = sub.add_parser("cleanup", parents=[common], help="delete every lab resource of this prefix")
     cleanup.add_argument("--dry-run", action="store_true", help="only list what would be deleted (read-only calls)")
+    students = sub.add_parser("student-notebooks",
+                              help="write the notebooks without their solutions (for students) into OUT_DIR")
+    students.add_argument("out_dir", metavar="OUT_DIR")
+    sub.add_parser("progress", parents=[common], help="show the exercise progress table for the current target")
     return parser
 
 
@@ -143,4 +148,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = resources.cleanup(lab)
         print(report)
         return 1 if report.failed else 0
+
+    if args.command == "student-notebooks":
+        from labhelpers.notebook import write_student_notebooks
+
+        written = write_student_notebooks(Path(args.out_dir))
+        for path in written:
+            print(path)
+        print(f"{len(written)} student notebooks written (solutions replaced, exercise outputs cleared)")
+        return 0
+
+    if args.command == "progress":
+        from labhelpers.checks import progress
+
+        print(progress(_lab(args)).to_string(index=False))
+        return 0
     return 1

@@ -30,6 +30,10 @@ class LabNames:
     def _p(self, name: str) -> str:
         return f"{self.prefix}-{name}" if self.prefix else name
 
+    def prefixed(self, name: str) -> str:
+        """Any other resource of the lab (an exercise's function or state machine), prefixed alike."""
+        return self._p(name)
+
     def function(self, base: str) -> str:
         return self._p(base)
 

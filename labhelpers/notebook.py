@@ -12,6 +12,7 @@ connects to the current target, makes sure what earlier notebooks created exists
 from __future__ import annotations
 
 import logging
+import re
 import os
 import socket
 import tempfile
@@ -155,3 +156,57 @@ def refresh(paths: list[Path] | None = None) -> list[Path]:
         finally:
             control.stop(int(env["LAB_EMULATOR_PORT"]))
     return paths
+
+
+# --- student versions -------------------------------------------------------------------------------
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+CODE_PLACEHOLDER = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_PLACEHOLDER = "YOUR ANSWER HERE"
+_SOLUTION = re.compile(rf"^([ \t]*){re.escape(BEGIN_SOLUTION)}.*?^[ \t]*{re.escape(END_SOLUTION)}[^\n]*$",
+                       re.S | re.M)
+
+
+def is_exercise_cell(cell: Any) -> bool:
+    """A solution cell, or the check/submit call that belongs to an exercise."""
+    text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+    return BEGIN_SOLUTION in text or "lh.check(" in text or "lh.submit(" in text
+
+
+def student_version(nb: Any) -> Any:
+    """The notebook without its solutions (nbgrader's markers), exercise outputs cleared."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        exercise_cell = is_exercise_cell(cell)
+        if BEGIN_SOLUTION in text:
+            placeholder = CODE_PLACEHOLDER if cell.cell_type == "code" else TEXT_PLACEHOLDER
+            cell.source = _SOLUTION.sub(
+                lambda m: "\n".join(m.group(1) + line for line in placeholder.splitlines()), text)
+            if cell.cell_type == "code":
+                # Run All goes on past the placeholder's NotImplementedError (JupyterLab and nbclient honour it).
+                tags = list(cell.metadata.get("tags", []))
+                cell.metadata["tags"] = tags + ["raises-exception"] * ("raises-exception" not in tags)
+        if exercise_cell and cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def write_student_notebooks(out_dir: Path, notebooks: list[Path] | None = None) -> list[Path]:
+    """Write the student version of every notebook into ``out_dir``; returns the files written."""
+    import nbformat
+
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == NOTEBOOK_DIR.resolve():
+        raise ValueError("Writing student notebooks over the instructor notebooks would lose the solutions.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks or sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        target = out_dir / path.name
+        nbformat.write(student_version(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written

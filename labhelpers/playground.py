@@ -30,7 +30,7 @@ def playground_machine(definition: dict, base: str, lab: Lab | None = None) -> s
     from labhelpers.resources import ensure_state_machine
 
     lab = lab or connect()
-    return ensure_state_machine(lab, json.dumps(definition), _states_role(lab), name=lab.names.function(base))
+    return ensure_state_machine(lab, json.dumps(definition), _states_role(lab), name=lab.names.prefixed(base))
 
 
 def choice_definition(rules: list[dict], default: str | None = "Default") -> dict:

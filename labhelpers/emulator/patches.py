@@ -376,10 +376,69 @@ def _backend_lookup_cached(original: Any) -> Any:
     return get_backend_for_host
 
 
+class _Discard(list):
+    """A list that keeps nothing: moto appends every thread it starts and never reads them."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+#: The interpreter modules that do ``from ...parser.utils import TMP_THREADS``
+#: (tests/test_perf_patches.py checks this list against moto's source).
+TMP_THREADS_USERS = tuple(f"moto.stepfunctions.parser.{m}" for m in (
+    "utils",
+    "backend.execution_worker",
+    "asl.component.program.program",
+    "asl.component.test_state.program.test_state_program",
+    "asl.component.state.exec.execute_state",
+    "asl.component.state.exec.state_parallel.branch_worker",
+    "asl.component.state.exec.state_map.iteration.inline_iteration_component",
+    "asl.component.state.exec.state_task.service.state_task_service_callback",
+))
+
+
+def _install_threads_not_retained(_: Any) -> None:
+    # TMP_THREADS kept every finished Thread (seven per execution of the lab machine) forever.
+    sink = _Discard()
+    for module_name in TMP_THREADS_USERS:
+        setattr(importlib.import_module(module_name), "TMP_THREADS", sink)
+
+
+def _branch_thread_named_briefly(original: Any) -> Any:
+    def start(self: Any) -> None:
+        if self._worker_thread is not None:
+            raise RuntimeError("Attempted to rerun BranchWorker.")
+        # moto names the thread f"BranchWorker_${program}": the repr of the whole branch,
+        # rendered (CPU) and kept (8 KB) for every branch of every execution.
+        self._worker_thread = threading.Thread(target=self._thread_routine, name="BranchWorker", daemon=True)
+        self._worker_thread.start()
+
+    return start
+
+
+def _program_inline_without_timeout(original: Any) -> Any:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    def eval(self: Any, env: Any) -> None:  # noqa: A001 - moto's method name
+        if self.timeout_seconds:
+            return original(self, env)  # TimeoutSeconds needs the watchdog thread
+        # Without TimeoutSeconds moto's thread is joined without a timeout: the same as
+        # running here, minus a thread start and a context switch per execution and branch.
+        env.next_state_name = self.start_at.start_at_name
+        try:
+            EvalComponent.eval(self, env)
+        except Exception:  # the thread's excepthook printed and carried on; so do we
+            log.exception("state machine program failed")
+
+    return eval
+
+
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 _EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 _JSON_PATH = "moto.stepfunctions.parser.asl.utils.json_path"
 _DISPATCHER = "moto.moto_server.werkzeug_app"
+_PROGRAM = "moto.stepfunctions.parser.asl.component.program.program"
+_BRANCH_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker"
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 
 PATCHES: list[Patch] = [
@@ -443,6 +502,17 @@ PATCHES: list[Patch] = [
           _DISPATCHER, "DomainDispatcherApplication.get_backend_for_host", "1f41972c1e4e660f",
           lambda rt: _replace(_DISPATCHER, "DomainDispatcherApplication.get_backend_for_host",
                               _backend_lookup_cached)),
+    Patch("sfn_threads_not_retained",
+          "moto keeps every thread the interpreter ever started in TMP_THREADS: memory grows per execution.",
+          _EXECUTION_WORKER, "ExecutionWorker.start", "0b502dd3a4e5fd2b", _install_threads_not_retained),
+    Patch("parallel_branch_thread_named_briefly",
+          "Each Parallel branch thread is named after the repr of the whole branch (CPU and 8 KB each).",
+          _BRANCH_WORKER, "BranchWorker.start", "30f9035b0a7ba470",
+          lambda rt: _replace(_BRANCH_WORKER, "BranchWorker.start", _branch_thread_named_briefly)),
+    Patch("program_without_timeout_runs_inline",
+          "Every execution and branch starts a watchdog thread even without TimeoutSeconds.",
+          _PROGRAM, "Program.eval", "6d701880064a8970",
+          lambda rt: _replace(_PROGRAM, "Program.eval", _program_inline_without_timeout)),
 ]
 
 

@@ -1,0 +1,184 @@
+"""Behaviour of the performance patches (benchmarks/run.py measures their speed; nothing here is timed)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import uuid
+from pathlib import Path
+
+import moto
+import pytest
+
+from labhelpers.emulator import patches
+
+
+def _state_machine(lab, definition: dict) -> str:
+    role = lab.iam.get_role(RoleName=lab.names.states_role)["Role"]["Arn"]
+    return lab.sfn.create_state_machine(name=f"perf-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+                                        roleArn=role)["stateMachineArn"]
+
+
+def _run(lab, arn: str, payload: dict | None = None):
+    from labhelpers import Execution
+
+    started = lab.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))
+    return Execution(started["executionArn"], lab).wait(timeout=30)
+
+
+# --- the parsed-definition cache ----------------------------------------------------------------
+
+def test_an_updated_definition_is_the_one_that_runs(lab):
+    arn = _state_machine(lab, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "first", "End": True}}})
+    assert _run(lab, arn).output == "first"
+    lab.sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "second", "End": True}}}))
+    assert _run(lab, arn).output == "second"
+    assert _run(lab, arn).output == "second"
+
+
+def test_retry_counters_are_per_execution_with_a_shared_program(lab):
+    # Retry counts live in each execution's heap under the component's heap key; the cached
+    # program is shared, so the keys must be fixed before two executions use it.
+    definition = {"StartAt": "Fail", "States": {"Fail": {
+        "Type": "Task", "Resource": lab.function_arn("PutMetric"), "End": True,
+        "Retry": [{"ErrorEquals": ["ValueError"], "MaxAttempts": 2, "IntervalSeconds": 1, "BackoffRate": 1.0}]}}}
+    arn = _state_machine(lab, definition)
+    for _ in range(2):
+        execution = _run(lab, arn, {"not": "a list"})
+        assert execution.status == "FAILED" and execution.error == "ValueError"
+        scheduled = [e for e in execution.events if e["type"] == "LambdaFunctionScheduled"]
+        assert len(scheduled) == 3  # the first attempt and two retries, again for the second run
+
+
+def test_parsed_programs_have_their_heap_keys_drawn_and_are_reused():
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    calls = []
+
+    def original(worker):
+        calls.append(worker)
+        return AmazonStateLanguageParser.parse(worker._evaluation_details.state_machine_details.definition)[0]
+
+    class Worker:
+        def __init__(self, definition: str) -> None:
+            details = type("D", (), {"definition": definition})()
+            self._evaluation_details = type("E", (), {"state_machine_details": details})()
+
+    entrypoint = patches._definition_parsed_once(original)
+    one = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    two = json.dumps({"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}})
+    first = entrypoint(Worker(one))
+    assert entrypoint(Worker(one)) is first and len(calls) == 1
+    assert entrypoint(Worker(two)) is not first and len(calls) == 2
+    components = [c for c in patches._walk_components(first) if isinstance(c, EvalComponent)]
+    assert components and all(c._EvalComponent__heap_key for c in components)
+
+
+# --- threads ------------------------------------------------------------------------------------
+
+def test_every_module_importing_tmp_threads_is_patched_and_nothing_reads_it():
+    root = Path(moto.__file__).parent
+    users, readers = [], []
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "TMP_THREADS" not in text:
+            continue
+        users.append(".".join(("moto",) + path.relative_to(root).with_suffix("").parts))
+        readers += [line for line in text.splitlines() if "TMP_THREADS" in line
+                    and not re.search(r"import TMP_THREADS|TMP_THREADS\.append\(|^TMP_THREADS = \[\]", line.strip())]
+    assert sorted(users) == sorted(patches.TMP_THREADS_USERS)
+    assert readers == []  # discarding the threads is only safe while moto never reads them
+
+
+def test_the_thread_sink_keeps_nothing():
+    sink = patches._Discard()
+    sink.append(object())
+    assert list(sink) == []
+
+
+def test_a_state_machine_timeout_still_stops_the_execution(lab):
+    # Without TimeoutSeconds the program runs inline; with it, moto's watchdog must still fire.
+    arn = _state_machine(lab, {"TimeoutSeconds": 1, "StartAt": "W",
+                               "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
+    assert _run(lab, arn).status == "TIMED_OUT"
+
+
+def test_parallel_branches_still_run_and_keep_their_order(lab):
+    arn = _state_machine(lab, {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": f"B{i}", "States": {f"B{i}": {"Type": "Pass", "Result": i, "End": True}}} for i in range(4)]}}})
+    assert _run(lab, arn).output == [0, 1, 2, 3]
+
+
+# --- lookups ------------------------------------------------------------------------------------
+
+def test_backend_lookup_is_computed_once_per_host():
+    seen = []
+
+    def original(self, host):
+        seen.append(host)
+        return f"backend-of-{host}"
+
+    lookup = patches._backend_lookup_cached(original)
+    assert lookup(None, "a") == lookup(None, "a") == "backend-of-a"
+    assert lookup(None, "b") == "backend-of-b"
+    assert seen == ["a", "b"]
+
+
+def test_jsonpath_lookups_answer_as_before_from_the_cache():
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    patches._install_jsonpath_parsed_once(None)
+    data = {"level": "latest", "items": [{"n": 1}, {"n": 2}]}
+    assert json_path.extract_json("$.level", data) == "latest"
+    assert json_path.extract_json("$.items[*].n", data) == [1, 2]
+    assert json_path.extract_json("$.items[1]", data) == {"n": 2}
+    with pytest.raises(json_path.NoSuchJsonPathError):
+        json_path.extract_json("$.missing", data)
+    assert json_path.parse.cache_info().hits >= 0
+
+
+# --- HTTP keep-alive ----------------------------------------------------------------------------
+
+_HEADERS = {"X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20240101/us-west-2/states/aws4_request, "
+                             "SignedHeaders=host, Signature=x"}
+
+
+def test_connections_stay_open_between_requests_with_bodies(lab, emulator_port):
+    conn = http.client.HTTPConnection("127.0.0.1", emulator_port, timeout=10)
+    try:
+        for _ in range(3):
+            conn.request("POST", "/", body=b"{}", headers=_HEADERS)
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200 and "stateMachines" in json.loads(body)
+            assert (response.getheader("Connection") or "").lower() != "close"
+        sock = conn.sock
+        conn.request("GET", "/_lab/health")
+        assert json.loads(conn.getresponse().read())["emulator"] == "labhelpers"
+        assert conn.sock is sock  # the same TCP connection answered every request
+    finally:
+        conn.close()
+
+
+def test_a_chunked_request_is_answered_and_then_closed(lab, emulator_port):
+    conn = http.client.HTTPConnection("127.0.0.1", emulator_port, timeout=10)
+    try:
+        conn.request("POST", "/", body=iter([b"{", b"}"]), headers=_HEADERS, encode_chunked=True)
+        response = conn.getresponse()
+        assert response.status == 200 and "stateMachines" in json.loads(response.read())
+        assert response.getheader("Connection", "").lower() == "close"
+    finally:
+        conn.close()
+
+
+def test_boto3_works_over_kept_alive_connections(lab):
+    # S3 PUT and GET with bodies, DynamoDB, then Step Functions, all on pooled connections.
+    for i in range(3):
+        lab.s3.put_object(Bucket=lab.names.bucket, Key=f"keepalive-{i}.txt", Body=b"x" * (i * 70_000 + 1))
+        assert len(lab.s3.get_object(Bucket=lab.names.bucket, Key=f"keepalive-{i}.txt")["Body"].read()) == i * 70_000 + 1
+    assert lab.dynamodb.describe_table(TableName=lab.names.table)["Table"]["TableName"] == lab.names.table
+    assert lab.sfn.describe_state_machine(stateMachineArn=lab.state_machine_arn)["name"] == lab.names.state_machine
