@@ -136,7 +136,42 @@ def _inventory(lab: Lab) -> dict[str, list[tuple[str, str, Callable[[], Any]]]]:
                       for f in n.functions.values()],
         "state machine": [("state machine", n.state_machine,
                            lambda: lab.sfn.describe_state_machine(stateMachineArn=lab.state_machine_arn))],
+        "exercise resources": _exercise_inventory(lab),
     }
+
+
+def _exercise_inventory(lab: Lab) -> list[tuple[str, str, Callable[[], Any]]]:
+    try:
+        machines, functions = exercise_resources(lab)
+    except (ClientError, BotoCoreError):  # listing is not allowed: the plan shows the lab's own only
+        return []
+    return ([("state machine", arn.rsplit(":", 1)[-1], lambda: True) for arn in machines]
+            + [("function", f, lambda: True) for f in functions])
+
+
+def _mine(lab: Lab, tags: dict[str, str]) -> bool:
+    wanted = lab_tags(lab)
+    return all(tags.get(k) == wanted.get(k) for k in ("labhelpers:lab", "labhelpers:prefix"))
+
+
+def exercise_resources(lab: Lab) -> tuple[list[str], list[str]]:
+    """State machine ARNs and function names that labhelpers created for this prefix beyond the
+    lab's own (playgrounds, exercises, later chapters), found by their tags."""
+    machines, functions = [], []
+    for page in lab.sfn.get_paginator("list_state_machines").paginate():
+        for sm in page["stateMachines"]:
+            if sm["name"] == lab.names.state_machine:
+                continue
+            tags = lab.sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"]).get("tags", [])
+            if _mine(lab, {t["key"]: t["value"] for t in tags}):
+                machines.append(sm["stateMachineArn"])
+    for page in lab.lambda_.get_paginator("list_functions").paginate():
+        for fn in page["Functions"]:
+            if fn["FunctionName"] in lab.names.functions.values():
+                continue
+            if _mine(lab, lab.lambda_.list_tags(Resource=fn["FunctionArn"]).get("Tags", {})):
+                functions.append(fn["FunctionName"])
+    return sorted(machines), sorted(functions)
 
 
 def _plan(lab: Lab, action: str, order: list[str]) -> Plan:
@@ -155,7 +190,7 @@ def plan_deploy(lab: Lab | None = None) -> Plan:
 def plan_cleanup(lab: Lab | None = None) -> Plan:
     """What :func:`cleanup` would delete for this prefix, without changing anything."""
     plan = _plan(lab or connect(), "cleanup",
-                 ["state machine", "functions", "log groups", "table", "bucket", "roles"])
+                 ["exercise resources", "state machine", "functions", "log groups", "table", "bucket", "roles"])
     what = {"state machine": "running executions are stopped first",
             "bucket": "with every object, version and delete marker", "role": "with its policies"}
     for item in plan.items:
@@ -526,8 +561,8 @@ def _delete_role(lab: Lab, name: str) -> None:
     lab.iam.delete_role(RoleName=name)
 
 
-def _delete_state_machine(lab: Lab) -> None:
-    arn = lab.state_machine_arn
+def _delete_state_machine(lab: Lab, arn: str | None = None) -> None:
+    arn = arn or lab.state_machine_arn
     # DeleteStateMachine succeeds for a missing machine; describe first so the report is truthful.
     lab.sfn.describe_state_machine(stateMachineArn=arn)
     _stop_executions(lab, arn)
@@ -545,7 +580,10 @@ def _stop_executions(lab: Lab, arn: str) -> None:
 def cleanup_plan(lab: Lab) -> list[str]:
     """The resources :func:`cleanup` would remove for this lab's prefix, in order."""
     n = lab.names
-    return ([f"state machine {n.state_machine} (running executions stopped first)"]
+    machines, functions = exercise_resources(lab)
+    return ([f"state machine {arn.rsplit(':', 1)[-1]}" for arn in machines]
+            + [f"function {f}" for f in functions]
+            + [f"state machine {n.state_machine} (running executions stopped first)"]
             + [f"function {f}" for f in n.functions.values()]
             + [f"log group {g}" for g in n.log_groups]
             + [f"table {n.table}", f"bucket {n.bucket} (all objects and versions)",
@@ -562,6 +600,13 @@ def cleanup(lab: Lab | None = None, *, dry_run: bool = False) -> CleanupReport |
     if dry_run:
         return plan_cleanup(lab)
     n, report = lab.names, CleanupReport()
+    machines, functions = exercise_resources(lab)
+    for arn in machines:
+        _remove(report, f"state machine {arn.rsplit(':', 1)[-1]}", lambda arn=arn: _delete_state_machine(lab, arn))
+    for name in functions:
+        _remove(report, f"function {name}", lambda name=name: lab.lambda_.delete_function(FunctionName=name))
+        _remove(report, f"log group /aws/lambda/{name}",
+                lambda name=name: lab.logs.delete_log_group(logGroupName=f"/aws/lambda/{name}"))
     _remove(report, f"state machine {n.state_machine}", lambda: _delete_state_machine(lab))
     for name in n.functions.values():
         _remove(report, f"function {name}", lambda name=name: lab.lambda_.delete_function(FunctionName=name))

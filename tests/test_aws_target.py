@@ -415,3 +415,25 @@ def test_cleanup_of_one_prefix_removes_all_of_it_and_nothing_else(two_labs, aws_
     assert again.returncode == 0 and "nothing to remove" in again.stdout, again.stdout + again.stderr
     _cli(aws_env, "cleanup", "--prefix", "bob", "--yes")
     assert _names_with(_snapshot(lab), "bob") == []
+
+
+def test_cleanup_also_removes_playgrounds_and_exercise_resources_of_its_prefix_only(emulator_port, tmp_path):
+    from labhelpers import connect
+    from labhelpers.playground import run_playground
+    from labhelpers.resources import cleanup, ensure_function, ensure_role, lambda_role_policy
+
+    mine, other = connect(prefix="extra-a"), connect(prefix="extra-b")
+    folder = tmp_path / "fn"
+    folder.mkdir()
+    (folder / "lambda_function.py").write_text("def lambda_handler(event, context):\n    return event\n")
+    for lab in (mine, other):
+        run_playground({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {}, lab=lab)
+        ensure_function(lab, "ExerciseFn", ensure_role(lab, lab.names.lambda_role, "lambda.amazonaws.com",
+                                                       lambda_role_policy(lab)), source_dir=folder)
+    report = cleanup(mine)
+    assert "state machine extra-a-ParallelPlayground" in report.removed
+    assert "function extra-a-ExerciseFn" in report.removed
+    names = {sm["name"] for sm in other.sfn.list_state_machines()["stateMachines"]}
+    assert "extra-b-ParallelPlayground" in names and "extra-a-ParallelPlayground" not in names
+    assert other.lambda_.get_function(FunctionName="extra-b-ExerciseFn")
+    assert cleanup(mine).removed == []
