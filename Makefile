@@ -25,9 +25,12 @@ dot:
 	         "(Debian/Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz'."; exit 1; \
 	  fi; }
 
+# JupyterLab refuses to run as root unless told it may (containers, some lab machines).
+JUPYTER_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(STAMP) dot
 	$(PY) -m labhelpers emulator start
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(JUPYTER_ARGS) notebooks/
 
 # The notebooks run in a pytest session of their own, so they start on an empty local account.
 test: $(STAMP) dot

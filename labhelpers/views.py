@@ -258,7 +258,9 @@ def metric_percentiles(lab: Lab | None = None, *, hours: float = 3.0) -> "pd.Ser
 
 def plot_metric(lab: Lab | None = None, *, period: int = 60, hours: float = 3.0) -> "Figure":
     """Two panels: FLOW/CompleteLevel per period (sum and count), and the distribution of its values."""
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    import pandas as pd
 
     lab = lab or connect()
     frame = metric_frame(lab, period=period, hours=hours)
@@ -268,17 +270,23 @@ def plot_metric(lab: Lab | None = None, *, period: int = 60, hours: float = 3.0)
     if frame.empty:
         series_ax.text(0.5, 0.5, "no datapoints yet", ha="center", va="center", transform=series_ax.transAxes)
     else:
-        series_ax.bar(frame.index, frame["Sum"] / 3600, width=period / 86400 * 0.8, color="#1f77b4",
-                      label="sum of time played")
-        count_ax = series_ax.twinx()
-        count_ax.plot(frame.index, frame["SampleCount"], "o-", color="#d62728", label="levels completed")
-        count_ax.set_ylabel("levels completed (count per period)")
+        width = pd.Timedelta(seconds=period * 0.8)
+        series_ax.bar(frame.index, frame["SampleCount"], width=width, align="edge", color="#9ecae1",
+                      label="levels completed")
+        series_ax.set_ylabel("levels completed (count per period)")
+        sum_ax = series_ax.twinx()
+        # One outlier (the seed's 313 years) would flatten every other point: a log scale keeps both visible.
+        sum_ax.plot(frame.index + width / 2, frame["Sum"] / 3600, "o-", color="#d62728", label="sum of time played")
+        sum_ax.set_yscale("log")
+        sum_ax.set_ylabel("time played (hours per period, log scale)")
+        # At least a quarter of an hour on the axis, so a short class run still reads as a time line.
+        start = min(frame.index.min(), frame.index.max() - pd.Timedelta(minutes=14))
+        series_ax.set_xlim(start - pd.Timedelta(minutes=1), frame.index.max() + pd.Timedelta(minutes=2))
+        series_ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         series_ax.legend(loc="upper left")
-        count_ax.legend(loc="upper right")
-        fig.autofmt_xdate()
+        sum_ax.legend(loc="lower left")
     series_ax.set_title(f"{title}: sum and count per {period} s")
     series_ax.set_xlabel("time (UTC)")
-    series_ax.set_ylabel("time played (hours per period)")
     dist_ax.plot(dist.index, dist.values / 60, "o-", color="#2ca02c")
     dist_ax.set_title(f"{title}: distribution of values")
     dist_ax.set_xlabel("percentile (%)")
