@@ -99,3 +99,28 @@ def test_a_choice_on_a_missing_path_fails_with_states_runtime(lab):
     assert table["branch"].iloc[1] == "Last"
     present = try_choice([{"Variable": "$.level", "IsPresent": False, "Next": "Missing"}], [{}], lab=lab)
     assert present["branch"].tolist() == ["Missing"]
+
+
+def test_a_states_error_in_a_parallel_branch_fails_the_execution_with_its_own_name(lab):
+    from labhelpers.playground import run_playground
+
+    branch = {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.level", "StringEquals": "x", "Next": "A"}], "Default": "A"},
+        "A": {"Type": "Pass", "End": True}}}
+    execution = run_playground({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [branch]}}},
+                               {}, base="ParallelRuntimeError", lab=lab)
+    assert execution.error == "States.Runtime"
+    assert "Invalid path '$.level'" in execution.cause and "Custom Error" not in execution.cause
+
+
+def test_a_states_error_in_a_map_iteration_can_be_caught_by_name(lab):
+    from labhelpers.playground import run_playground
+
+    processor = {"StartAt": "Read", "States": {"Read": {"Type": "Pass", "InputPath": "$.missing", "End": True}}}
+    definition = {"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": True,
+              "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.error", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}}
+    execution = run_playground(definition, {"items": [{"a": 1}]}, base="MapRuntimeError", lab=lab)
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["error"]["Error"] == "States.Runtime"

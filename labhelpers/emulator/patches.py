@@ -225,6 +225,29 @@ def _choice_missing_path_fails(original: Any) -> Any:
     return _eval_body
 
 
+def _error_name_for(name: str | None) -> Any:
+    """A States.* error keeps its reserved name; anything else is a custom error name."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+
+    if name and name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(name)
+        except ValueError:
+            pass  # an unknown States.* name: let CustomErrorName reject it as before
+    return CustomErrorName(name)
+
+
+def _states_errors_propagate(module: str) -> Callable[[Any], None]:
+    def install(runtime: Any) -> None:
+        # A branch or iteration that fails with States.Runtime (or States.Timeout...) re-raised the
+        # name as a *custom* error, which refuses the States. prefix: the execution then failed with
+        # "ValueError(Custom Error Names MUST NOT begin with the prefix 'States.')" instead.
+        setattr(importlib.import_module(module), "CustomErrorName", lambda error_name=None: _error_name_for(error_name))
+
+    return install
+
+
 def _cached_boto_clients(original: Any) -> Any:
     cache: dict[tuple[str, str], Any] = {}
     lock = threading.Lock()
@@ -440,6 +463,8 @@ _DISPATCHER = "moto.moto_server.werkzeug_app"
 _PROGRAM = "moto.stepfunctions.parser.asl.component.program.program"
 _BRANCH_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker"
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
+_PARALLEL_BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
+_MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
 
 PATCHES: list[Patch] = [
     Patch("lambda_invoke_runs_handler_code",
@@ -466,6 +491,14 @@ PATCHES: list[Patch] = [
           "A Choice rule on a path missing from the input is silently false; AWS fails with States.Runtime.",
           _CHOICE_VARIABLE, "ComparisonVariable._eval_body", "55861cce2befeedf",
           lambda rt: _replace(_CHOICE_VARIABLE, "ComparisonVariable._eval_body", _choice_missing_path_fails)),
+    Patch("states_errors_propagate_from_parallel_branches",
+          "A States.* error in a Parallel branch turns into a ValueError about custom error names.",
+          _PARALLEL_BRANCHES, "BranchesDecl._eval_body", "eec2efa5fe001389",
+          _states_errors_propagate(_PARALLEL_BRANCHES)),
+    Patch("states_errors_propagate_from_map_iterations",
+          "The same for a Map iteration that fails with a States.* error.",
+          _MAP_ITERATION, "IterationWorker._eval_job", "5f736d9451fe0d18",
+          _states_errors_propagate(_MAP_ITERATION)),
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
           "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "1f44dc2ac8aa2179",

@@ -50,19 +50,30 @@ class LabApp:
                 # werkzeug answers 500 and may have sent part of a response: do not reuse it.
                 _request_state.failed = True
                 raise
+        status = "200 OK"
         if path == "/_lab/health":
             body = {**self.info, "lambda": self.runtime.stats()}
+        elif path == "/_lab/wait-speedup":
+            from labhelpers.emulator import wait_speedup
+
+            status, body = wait_speedup.handle(environ)
         elif path == "/_lab/reset" and environ["REQUEST_METHOD"] == "POST":
             body = self.reset()
         elif path == "/_lab/shutdown" and environ["REQUEST_METHOD"] == "POST":
             threading.Thread(target=self.on_shutdown, daemon=True).start()
             body = {"stopping": True}
+        elif path == "/_lab/mock-config" and environ["REQUEST_METHOD"] == "POST":
+            # Failure injection: point SFN_MOCK_CONFIG at a MockConfigFile ({"path": null} unsets it).
+            from labhelpers.emulator.mock_config import point_at
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = point_at(json.loads(environ["wsgi.input"].read(length) or b"{}").get("path"))
         else:
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"message": "unknown labhelpers path"}']
         data = json.dumps(body).encode()
-        start_response("200 OK", [("Content-Type", "application/json"),
-                                  ("Content-Length", str(len(data)))])
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(data)))])
         return [data]
 
     def reset(self) -> dict:
