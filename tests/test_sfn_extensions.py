@@ -464,3 +464,19 @@ def test_extension_patches_are_fingerprinted_and_named_uniquely():
     assert len(names) == len(set(names))
     for patch in sfn_extensions.PATCHES:
         assert patches.source_fingerprint(patch.original()) == patch.source_sha256, patch.name
+
+
+def test_a_mocked_states_timeout_is_caught_by_its_name(sfn):
+    name = f"mocked-timeout-{uuid.uuid4().hex[:8]}"
+    MOCK_CONFIG.write_text(json.dumps({
+        "StateMachines": {name: {"TestCases": {"TimesOut": {"Work": "Timeout"}}}},
+        "MockedResponses": {"Timeout": {"0": {"Throw": {"Error": "States.Timeout", "Cause": "injected"}}}}}))
+    definition = {"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "not-deployed", "Payload.$": "$"}, "End": True,
+                 "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}]},
+        "Late": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    described, _ = _run(sfn, f"{arn}#TimesOut", {})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["Error"] == "States.Timeout"

@@ -465,6 +465,7 @@ _BRANCH_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_paral
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 _PARALLEL_BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
 _MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
+_MOCK_EVAL = "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils"
 
 PATCHES: list[Patch] = [
     Patch("lambda_invoke_runs_handler_code",
@@ -499,6 +500,10 @@ PATCHES: list[Patch] = [
           "The same for a Map iteration that fails with a States.* error.",
           _MAP_ITERATION, "IterationWorker._eval_job", "5f736d9451fe0d18",
           _states_errors_propagate(_MAP_ITERATION)),
+    Patch("states_errors_from_mocked_throws",
+          "The same for a mocked Throw (MockConfigFile) of a States.* error such as States.Timeout.",
+          _MOCK_EVAL, "_eval_mocked_response_throw", "47a53f00bdf88fe8",
+          _states_errors_propagate(_MOCK_EVAL)),
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
           "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "1f44dc2ac8aa2179",
