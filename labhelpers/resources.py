@@ -146,12 +146,27 @@ def _exercise_inventory(lab: Lab) -> list[tuple[str, str, Callable[[], Any]]]:
     except (ClientError, BotoCoreError):  # listing is not allowed: the plan shows the lab's own only
         return []
     return ([("state machine", arn.rsplit(":", 1)[-1], lambda: True) for arn in machines]
-            + [("function", f, lambda: True) for f in functions])
+            + [("function", f, lambda: True) for f in functions]
+            + [("role", r, lambda: True) for r in exercise_roles(lab)])
 
 
 def _mine(lab: Lab, tags: dict[str, str]) -> bool:
     wanted = lab_tags(lab)
     return all(tags.get(k) == wanted.get(k) for k in ("labhelpers:lab", "labhelpers:prefix"))
+
+
+def exercise_roles(lab: Lab) -> list[str]:
+    """Roles labhelpers created for this prefix beyond the lab's two (a chapter's own role), by tag."""
+    own = {lab.names.lambda_role, lab.names.states_role}
+    roles = []
+    for page in lab.iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            if role["RoleName"] in own:
+                continue
+            tags = lab.iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", [])
+            if _mine(lab, {t["Key"]: t["Value"] for t in tags}):
+                roles.append(role["RoleName"])
+    return sorted(roles)
 
 
 def exercise_resources(lab: Lab) -> tuple[list[str], list[str]]:
@@ -586,8 +601,9 @@ def cleanup_plan(lab: Lab) -> list[str]:
             + [f"state machine {n.state_machine} (running executions stopped first)"]
             + [f"function {f}" for f in n.functions.values()]
             + [f"log group {g}" for g in n.log_groups]
-            + [f"table {n.table}", f"bucket {n.bucket} (all objects and versions)",
-               f"role {n.states_role}", f"role {n.lambda_role}"])
+            + [f"table {n.table}", f"bucket {n.bucket} (all objects and versions)"]
+            + [f"role {r}" for r in exercise_roles(lab)]
+            + [f"role {n.states_role}", f"role {n.lambda_role}"])
 
 
 def cleanup(lab: Lab | None = None, *, dry_run: bool = False) -> CleanupReport | Plan:
@@ -614,6 +630,6 @@ def cleanup(lab: Lab | None = None, *, dry_run: bool = False) -> CleanupReport |
         _remove(report, f"log group {group}", lambda group=group: lab.logs.delete_log_group(logGroupName=group))
     _remove(report, f"table {n.table}", lambda: lab.dynamodb.delete_table(TableName=n.table))
     _remove(report, f"bucket {n.bucket}", lambda: (_empty_bucket(lab, n.bucket), lab.s3.delete_bucket(Bucket=n.bucket)))
-    for role in (n.states_role, n.lambda_role):
+    for role in [*exercise_roles(lab), n.states_role, n.lambda_role]:
         _remove(report, f"role {role}", lambda role=role: _delete_role(lab, role))
     return report

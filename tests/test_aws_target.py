@@ -427,12 +427,16 @@ def test_cleanup_also_removes_playgrounds_and_exercise_resources_of_its_prefix_o
     folder.mkdir()
     (folder / "lambda_function.py").write_text("def lambda_handler(event, context):\n    return event\n")
     for lab in (mine, other):
+        ensure_role(lab, lab.names.prefixed("ChapterRole"), "states.amazonaws.com", {"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]})
         run_playground({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {}, lab=lab)
         ensure_function(lab, "ExerciseFn", ensure_role(lab, lab.names.lambda_role, "lambda.amazonaws.com",
                                                        lambda_role_policy(lab)), source_dir=folder)
     report = cleanup(mine)
     assert "state machine extra-a-ParallelPlayground" in report.removed
     assert "function extra-a-ExerciseFn" in report.removed
+    assert "role extra-a-ChapterRole" in report.removed
+    assert other.iam.get_role(RoleName="extra-b-ChapterRole")
     names = {sm["name"] for sm in other.sfn.list_state_machines()["stateMachines"]}
     assert "extra-b-ParallelPlayground" in names and "extra-a-ParallelPlayground" not in names
     assert other.lambda_.get_function(FunctionName="extra-b-ExerciseFn")
