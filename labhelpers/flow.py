@@ -343,6 +343,7 @@ def _analyse(states: list[_State], events: Iterable[dict]) -> _Run:
     ev_type: dict[int, str] = {}
     exit_caught: dict[int, bool] = {}
     open_visits: list[_Visit] = []  # in order of entry
+    visit_of: dict[int, _Visit] = {}  # event id -> the visit it belongs to (iterations interleave)
 
     def kind_of(path: Path) -> str:
         st = by_path.get(path)
@@ -414,6 +415,8 @@ def _analyse(states: list[_State], events: Iterable[dict]) -> _Run:
                 visit = _Visit(path)
                 run.visits.setdefault(path, []).append(visit)
                 open_visits.append(visit)
+                if eid is not None:
+                    visit_of[eid] = visit
                 if prev is not None and prev in exit_caught and ctx.get(prev, ())[:-1] == path[:-1]:
                     run.transitions.add((ctx[prev], path, exit_caught[prev]))
                 elif prev is not None and ev_type.get(prev) in _CONTAINER_START and ctx.get(prev) == path[:-2]:
@@ -423,8 +426,10 @@ def _analyse(states: list[_State], events: Iterable[dict]) -> _Run:
                         run.transitions.add((None, path, False))
         elif etype.endswith("StateExited"):
             name = _details_name(ev, "stateExitedEventDetails")
-            visit = None
-            if prev is not None and prev in ctx and ctx[prev][-1:] == (name,):
+            visit = visit_of.get(prev) if prev is not None else None
+            if visit is not None and (visit.exited or visit.path[-1:] != (name,)):
+                visit = None
+            if visit is None and prev is not None and prev in ctx and ctx[prev][-1:] == (name,):
                 visit = open_visit(ctx[prev])
             if visit is None:
                 visit = next((v for v in reversed(open_visits) if v.path[-1] == name), None)
@@ -456,8 +461,14 @@ def _analyse(states: list[_State], events: Iterable[dict]) -> _Run:
                         open_visits[-1] if open_visits else None,
                     )
                     path = v.path if v else None
-            visit = open_visit(path) if path is not None else None
+            # Follow the event chain to its own visit: with interleaved Map iterations the most
+            # recent open visit of the same state may be another iteration's.
+            visit = visit_of.get(prev) if prev is not None else None
+            if visit is None or visit.path != path or visit.exited:
+                visit = open_visit(path) if path is not None else None
             if visit is not None:
+                if eid is not None:
+                    visit_of[eid] = visit
                 if etype.endswith(("Failed", "TimedOut")) and etype not in _NOT_STATE_FAILURE:
                     visit.last_failed = True
                 elif etype.endswith("Succeeded") and etype not in _NOT_STATE_SUCCESS:

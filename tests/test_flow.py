@@ -672,3 +672,35 @@ def test_recorded_batch() -> None:
     g = draw_flow(definition, runs)
     assert f"visited {len(runs)}/{len(runs)}" in g.source
     svg_text(g)
+
+
+def test_interleaved_map_iterations_do_not_add_attempts_to_each_other():
+    from labhelpers.flow import draw_flow
+
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+                                         "End": True}}}}}}
+
+    def ev(i, prev, etype, **details):
+        return {"id": i, "previousEventId": prev, "type": etype, **details}
+
+    events = [
+        ev(1, 0, "ExecutionStarted"),
+        ev(2, 1, "MapStateEntered", stateEnteredEventDetails={"name": "M"}),
+        ev(3, 2, "MapStateStarted"),
+        ev(4, 3, "MapIterationStarted", mapIterationStartedEventDetails={"name": "M", "index": 0}),
+        ev(5, 3, "MapIterationStarted", mapIterationStartedEventDetails={"name": "M", "index": 1}),
+        ev(6, 4, "TaskStateEntered", stateEnteredEventDetails={"name": "T"}),
+        ev(7, 5, "TaskStateEntered", stateEnteredEventDetails={"name": "T"}),
+        ev(8, 6, "LambdaFunctionScheduled"), ev(9, 7, "LambdaFunctionScheduled"),
+        ev(10, 8, "LambdaFunctionStarted"), ev(11, 9, "LambdaFunctionStarted"),
+        ev(12, 10, "LambdaFunctionSucceeded"), ev(13, 11, "LambdaFunctionSucceeded"),
+        ev(14, 12, "TaskStateExited", stateExitedEventDetails={"name": "T"}),
+        ev(15, 13, "TaskStateExited", stateExitedEventDetails={"name": "T"}),
+        ev(16, 14, "MapIterationSucceeded"), ev(17, 15, "MapIterationSucceeded"),
+        ev(18, 17, "MapStateSucceeded"),
+        ev(19, 18, "MapStateExited", stateExitedEventDetails={"name": "M"}),
+        ev(20, 19, "ExecutionSucceeded"),
+    ]
+    source = draw_flow(definition, events).source
+    assert "attempts" not in source
