@@ -19,6 +19,9 @@ from labhelpers.lab import FUNCTION_NAMES, Lab, LabNames, connect
 from labhelpers.checks import check, progress, submit
 from labhelpers.notebook import notebook_setup, show_code
 from labhelpers.resources import cleanup, deploy, render_definition
+from labhelpers.mocking import diagnostics_frame, use_mock_config
+from labhelpers.waits import set_wait_speedup, wait_frame, wait_speedup
+from labhelpers.dataflow import explain_choice, inspection_frame
 from labhelpers.views import (
     batch_frame,
     duration_histogram,
@@ -51,4 +54,6 @@ __all__ = [
     "load_input", "render_definition", "run_execution", "start_execution", "notebook_setup", "show_code",
     "check", "progress", "submit", "draw_flow", "batch_frame", "duration_histogram", "history_frame", "lambda_log_frame", "metric_frame", "metric_percentiles",
     "player_inputs", "plot_metric", "reports_frame", "run_batch", "state_io_frame", "table_frame",
+    "diagnostics_frame", "use_mock_config",
+    "set_wait_speedup", "wait_frame", "wait_speedup", "explain_choice", "inspection_frame",
 ]

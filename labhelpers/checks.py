@@ -15,8 +15,11 @@ In a notebook::
 from __future__ import annotations
 
 import html
+import json
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from labhelpers.lab import Lab, connect
@@ -92,6 +95,7 @@ class Exercise:
 
 EXERCISES: dict[str, Exercise] = {}
 _SUBMITTED: dict[str, Any] = {}
+_checking: dict[str, Lab] = {}
 
 
 def exercise(id: str, title: str, notebook: str, hint: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
@@ -107,20 +111,55 @@ def exercise(id: str, title: str, notebook: str, hint: str) -> Callable[[Callabl
     return register
 
 
-def submit(exercise_id: str, answer: Any) -> str:
-    """Hand in the answer of an exercise whose answer is a value (kept in this kernel only)."""
+def _owner(lab: Lab | None) -> str:
+    """Whose answers: the target and prefix (a student), as connect() would choose them."""
+    if lab is not None:
+        return f"{lab.target}:{lab.prefix}"
+    target = (os.environ.get("LAB_TARGET") or "emulator").strip().lower()
+    return f"{target}:{(os.environ.get('LAB_PREFIX') or '').lower()}"
+
+
+def _answers_file() -> Path:
+    from labhelpers import config
+
+    return config.state_dir() / "answers.json"
+
+
+def _saved_answers() -> dict[str, dict[str, Any]]:
+    try:
+        return json.loads(_answers_file().read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def submit(exercise_id: str, answer: Any, lab: Lab | None = None) -> str:
+    """Hand in the answer of an exercise whose answer is a value.
+
+    It is kept for this kernel and, when it is JSON, in the lab's state folder too, so the
+    progress table of a later notebook still sees it.
+    """
     _load_exercises()
     if exercise_id not in EXERCISES:
         raise KeyError(f"No exercise {exercise_id!r}; known: {', '.join(sorted(EXERCISES))}.")
+    owner = _owner(lab)
     _SUBMITTED[exercise_id] = answer
+    try:
+        saved = _saved_answers()
+        saved.setdefault(owner, {})[exercise_id] = json.loads(json.dumps(answer))
+        _answers_file().write_text(json.dumps(saved, indent=1))
+    except (TypeError, ValueError, OSError):
+        pass  # not JSON (or no disk): this kernel still has it
     return f"answer to {exercise_id} recorded; now run its check"
 
 
-def submitted(exercise_id: str) -> Any:
+def submitted(exercise_id: str, lab: Lab | None = None) -> Any:
     """The submitted answer, or raise NotDone when there is none."""
-    if exercise_id not in _SUBMITTED:
-        raise NotDone("No answer submitted yet.", hint=f'Finish the exercise with lh.submit("{exercise_id}", answer).')
-    return _SUBMITTED[exercise_id]
+    if exercise_id in _SUBMITTED:  # this kernel's latest answer
+        return _SUBMITTED[exercise_id]
+    saved = _saved_answers().get(_owner(lab if lab is not None else _checking.get("lab")), {})
+    if exercise_id in saved:
+        return saved[exercise_id]
+    raise NotDone("No answer submitted yet.", hint=f'Finish the exercise with lh.submit("{exercise_id}", answer).')
 
 
 def check(exercise_id: str, lab: Lab | None = None) -> CheckResult:
@@ -132,6 +171,7 @@ def check(exercise_id: str, lab: Lab | None = None) -> CheckResult:
                            f"There is no exercise called {exercise_id!r}.", hint=f"Known exercises: {known}.")
     ex = EXERCISES[exercise_id]
     lab = lab or connect()
+    _checking["lab"] = lab  # submitted() answers for the lab being checked
     try:
         message = ex.run(lab)
         return CheckResult(ex.id, ex.title, DONE, message)

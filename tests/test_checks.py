@@ -64,3 +64,11 @@ def test_count_states_top_level_only_is_wrong(fresh_lab):
     checks.submit("count-states", 2)
     result = checks.check("count-states", fresh_lab)
     assert result.status == checks.NOT_RIGHT and "branches" in result.hint
+
+
+def test_a_submitted_answer_is_seen_by_a_later_kernel(fresh_lab):
+    checks.submit("count-states", 6, fresh_lab)
+    checks._SUBMITTED.clear()  # as in a new notebook kernel
+    assert checks.check("count-states", fresh_lab).status == checks.DONE
+    other = connect(prefix=f"{fresh_lab.prefix}x")
+    assert checks.check("count-states", other).status == checks.NOT_DONE

@@ -94,3 +94,13 @@ def test_default_port_avoids_well_known_ones():
     from labhelpers import config
 
     assert config.DEFAULT_PORT not in (5000, 4566)
+
+
+def test_reset_restores_real_time_waits(spare_port):
+    from labhelpers.waits import set_wait_speedup, wait_speedup
+
+    lab = connect(port=spare_port)
+    set_wait_speedup(60, lab)
+    assert wait_speedup(lab) == 60
+    control.reset(spare_port)
+    assert wait_speedup(lab) == 1

@@ -124,3 +124,27 @@ def test_a_states_error_in_a_map_iteration_can_be_caught_by_name(lab):
     execution = run_playground(definition, {"items": [{"a": 1}]}, base="MapRuntimeError", lab=lab)
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["error"]["Error"] == "States.Runtime"
+
+
+def test_metric_queries_match_the_exact_dimension_set(lab):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    put = lab.cloudwatch.put_metric_data
+    put(Namespace="PatchDims", MetricData=[{"MetricName": "Played", "Value": 1.0, "Timestamp": now}])
+    put(Namespace="PatchDims", MetricData=[{"MetricName": "Played", "Value": 10.0, "Timestamp": now,
+                                             "Dimensions": [{"Name": "Level", "Value": "latest"}]}])
+    window = {"StartTime": now - timedelta(minutes=1), "EndTime": now + timedelta(minutes=1)}
+    stats = lab.cloudwatch.get_metric_statistics(Namespace="PatchDims", MetricName="Played", Period=300,
+                                                 Statistics=["Sum"], **window)["Datapoints"]
+    assert [p["Sum"] for p in stats] == [1.0]
+    level = lab.cloudwatch.get_metric_statistics(Namespace="PatchDims", MetricName="Played", Period=300,
+                                                 Statistics=["Sum"], Dimensions=[{"Name": "Level", "Value": "latest"}],
+                                                 **window)["Datapoints"]
+    assert [p["Sum"] for p in level] == [10.0]
+    metric = {"Namespace": "PatchDims", "MetricName": "Played"}
+    data = lab.cloudwatch.get_metric_data(MetricDataQueries=[
+        {"Id": "plain", "MetricStat": {"Metric": metric, "Period": 300, "Stat": "Sum"}},
+        {"Id": "latest", "MetricStat": {"Metric": {**metric, "Dimensions": [{"Name": "Level", "Value": "latest"}]},
+                                        "Period": 300, "Stat": "Sum"}}], **window)["MetricDataResults"]
+    assert {r["Id"]: r["Values"] for r in data} == {"plain": [1.0], "latest": [10.0]}

@@ -6,6 +6,7 @@ emulator over HTTP, so the emulator can outlive them like a real account does.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -60,7 +61,8 @@ def _request(url: str, method: str = "GET", timeout: float = 2.0) -> dict | None
     try:
         with opener.open(req, timeout=timeout) as resp:
             return json.loads(resp.read() or b"{}")
-    except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError,
+            json.JSONDecodeError, OSError):
         return None
 
 

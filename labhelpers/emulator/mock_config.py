@@ -65,3 +65,31 @@ def mock_test_case_for(state_machine_name: str, test_case_name: str) -> Any:
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as err:
         raise _invalid_name(f"Invalid mock configuration for test case '{test_case_name}' in {path}: "
                             f"{type(err).__name__}: {err}") from None
+
+
+def point_at(path: str | None) -> dict:
+    """Set ``$SFN_MOCK_CONFIG`` in this (the emulator's) process, or unset it with ``None``.
+
+    Answers POST /_lab/mock-config: a notebook cannot change the environment of an emulator that
+    is already running. The file is checked here (it exists and is a MockConfigFile), so a typo
+    is reported at once instead of at the next start_execution.
+    """
+    if not path:
+        os.environ.pop(ENV_VAR, None)
+        return {"path": None, "state_machines": {}}
+    try:
+        config = json.loads(Path(path).read_text())
+        machines = {name: sorted(spec.get("TestCases", {}))
+                    for name, spec in config.get("StateMachines", {}).items()}
+        responses = config.get("MockedResponses", {})
+        if not isinstance(responses, dict):
+            raise TypeError("MockedResponses must be an object")
+    except FileNotFoundError:
+        return {"error": f"Mock configuration file {path} does not exist."}
+    except json.JSONDecodeError as err:
+        return {"error": f"Mock configuration file {path} is not valid JSON: {err}"}
+    except (AttributeError, TypeError) as err:
+        return {"error": f"{path} is not a MockConfigFile (StateMachines -> name -> TestCases, "
+                         f"MockedResponses): {err}"}
+    os.environ[ENV_VAR] = str(path)
+    return {"path": str(path), "state_machines": machines}

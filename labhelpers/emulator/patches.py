@@ -298,6 +298,59 @@ def _percentile_statistics(original: Any) -> Any:
     return get_statistics_for_type
 
 
+# A metric is its namespace, name *and exact set of dimensions*: a query without dimensions must
+# not see datapoints put with a Level dimension. moto filters by dimensions only when the query
+# has some (and then by subset). The two query APIs set a per-thread scope that get_all_metrics honours.
+_metric_scope = threading.local()
+
+
+def _dimension_key(dimensions: Any) -> tuple:
+    return tuple(sorted((d["Name"], d.get("Value")) if isinstance(d, dict) else (d.name, d.value)
+                        for d in dimensions or []))
+
+
+def _metrics_in_scope(original: Any) -> Any:
+    def get_all_metrics(self: Any) -> list:
+        metrics = original(self)
+        scope = getattr(_metric_scope, "dimensions", None)
+        if scope is None:
+            return metrics
+        return [md for md in metrics if _dimension_key(md.dimensions) == scope]
+
+    return get_all_metrics
+
+
+def _scoped(dimensions: Any, call: Callable[[], Any]) -> Any:
+    _metric_scope.dimensions = _dimension_key(dimensions)
+    try:
+        return call()
+    finally:
+        _metric_scope.dimensions = None
+
+
+def _statistics_exact_dimensions(original: Any) -> Any:
+    def get_metric_statistics(self: Any, namespace: str, metric_name: str, start_time: Any, end_time: Any,
+                              period: int, stats: list, dimensions: list, unit: str | None = None) -> Any:
+        return _scoped(dimensions, lambda: original(self, namespace, metric_name, start_time, end_time,
+                                                    period, stats, dimensions, unit))
+
+    return get_metric_statistics
+
+
+def _metric_data_exact_dimensions(original: Any) -> Any:
+    def get_metric_data(self: Any, queries: list, start_time: Any, end_time: Any,
+                        scan_by: str = "TimestampAscending") -> list:
+        if any("MetricStat" not in q for q in queries):  # metric math: leave it to moto
+            return original(self, queries, start_time, end_time, scan_by)
+        results: list = []
+        for query in queries:
+            dims = query["MetricStat"]["Metric"].get("Dimensions", [])
+            results += _scoped(dims, lambda q=query: original(self, [q], start_time, end_time, scan_by))
+        return results
+
+    return get_metric_data
+
+
 # --- Logging ----------------------------------------------------------------------
 
 def _short_failure_log(original: Any) -> Any:
@@ -456,7 +509,150 @@ def _program_inline_without_timeout(original: Any) -> Any:
     return eval
 
 
+def _install_result_path_parsed_once(_: Any) -> None:
+    """ResultPath builds a new jsonpath_ng yacc parser per state too: memoise it per path text."""
+    import functools
+
+    import jsonpath_ng
+
+    module = importlib.import_module(_RESULT_PATH)
+    if not hasattr(module.parse, "cache_info"):
+        # update_or_create() writes into the data, never into the parsed expression.
+        module.parse = functools.lru_cache(maxsize=1024)(jsonpath_ng.parse)
+
+
+def _method_names_cached(original: Any) -> Any:
+    cache: dict[Any, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        # inspect.getmembers() over a whole response class on every request; the names change
+        # only when a class (or a base) gains an attribute, which its __dict__ size shows.
+        stamp = tuple(len(vars(c)) for c in clazz.__mro__)
+        hit = cache.get(clazz)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        names = original(clazz)
+        cache[clazz] = (stamp, names)
+        return names
+
+    return method_names_from_class
+
+
+def _install_update_expression_parsed_once(_: Any) -> None:
+    import functools
+
+    parser = importlib.import_module(_DYNAMODB_EXPRESSIONS).UpdateExpressionParser
+    original = parser.make
+    if hasattr(original, "__labhelpers_original__"):
+        return
+    # The same few UpdateExpressions arrive again and again. The parsed tree is only read
+    # (find_clauses) or deep-copied before validation (Validator.__init__), never changed.
+    parse = functools.lru_cache(maxsize=512)(original)
+
+    def make(cls: Any, expression_str: Any) -> Any:
+        if cls is not parser or not isinstance(expression_str, str):
+            return original.__func__(cls, expression_str)
+        return parse(expression_str)
+
+    make.__labhelpers_original__ = original
+    parser.make = classmethod(make)
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_copy(value: Any, _deepcopy: Callable[[Any], Any] | None = None) -> Any:
+    """copy.deepcopy for JSON data (dict/list/str/number/bool/None), 5-10x faster.
+
+    Anything else (and dict/list subclasses) goes to copy.deepcopy. Shared sub-objects come
+    out as separate copies, as they would after a JSON round trip (AWS's own semantics)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is dict:
+        return {k: (v if type(v) in _JSON_SCALARS else _json_copy(v)) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
+    import copy
+
+    return copy.deepcopy(value)
+
+
+class _JsonCopyModule:
+    """Stands for the ``copy`` module in the interpreter modules that deep-copy JSON values."""
+
+    def __init__(self) -> None:
+        import copy
+
+        self.copy = copy.copy
+        self.deepcopy = lambda value, memo=None: _json_copy(value) if memo is None else copy.deepcopy(value, memo)
+        self.Error = copy.Error
+
+
+#: Interpreter modules whose ``copy.deepcopy`` copies state input/output (JSON values) per state
+#: (tests/test_perf_patches.py checks that each one uses ``copy`` only for deepcopy/copy).
+JSON_COPY_USERS = tuple(f"moto.stepfunctions.parser.asl.{m}" for m in (
+    "eval.states",
+    "eval.environment",
+    "component.common.path.result_path",
+    "component.common.string.string_expression",
+    "component.state.exec.execute_state",
+    "component.state.exec.state_parallel.state_parallel",
+))
+
+
+def _install_json_copy(_: Any) -> None:
+    shim = _JsonCopyModule()
+    for module_name in JSON_COPY_USERS:
+        module = importlib.import_module(module_name)
+        if not isinstance(module.copy, _JsonCopyModule):
+            module.copy = shim
+
+
+def _state_without_timeout_runs_inline(original: Any) -> Any:
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    def _evaluate_with_timeout(self: Any, env: Any) -> None:
+        timeout = self.timeout
+        if type(timeout) is not TimeoutSeconds or timeout.timeout_seconds != TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS:
+            return original(self, env)  # TimeoutSeconds (or a heartbeat's 60 s) needs the watchdog thread
+        # No TimeoutSeconds: moto's watchdog waits 99999999 s, i.e. until the thread ends. Running the
+        # body here is the same, minus a thread per Task/Parallel/Map state. The rest is moto's code.
+        timeout.eval(env=env)
+        env.stack.pop()
+        frame = env.open_frame()
+        frame.states.reset(input_value=env.states.get_input())
+        frame.stack = _json_copy(env.stack)
+        try:
+            self._eval_execution(frame)
+            execution_exception = None
+        except Exception as ex:
+            execution_exception = ex
+        frame.set_ended()
+        env.close_frame(frame)
+        if execution_exception:
+            raise execution_exception
+        execution_output = frame.stack[-1]
+        env.stack.append(execution_output)
+        if not self._is_language_query_jsonpath():
+            env.states.set_result(execution_output)
+        if self.assign_decl:
+            self.assign_decl.eval(env=env)
+        if self.result_selector:
+            self.result_selector.eval(env=env)
+        if self.result_path:
+            self.result_path.eval(env)
+        else:
+            res = env.stack.pop()
+            env.states.reset(input_value=res)
+
+    return _evaluate_with_timeout
+
+
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
+_EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state"
+_RESULT_PATH = "moto.stepfunctions.parser.asl.component.common.path.result_path"
+_DYNAMODB_EXPRESSIONS = "moto.dynamodb.parsing.expressions"
 _EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 _JSON_PATH = "moto.stepfunctions.parser.asl.utils.json_path"
 _DISPATCHER = "moto.moto_server.werkzeug_app"
@@ -465,6 +661,7 @@ _BRANCH_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_paral
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 _PARALLEL_BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
 _MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
+_CLOUDWATCH = "moto.cloudwatch.models"
 _MOCK_EVAL = "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils"
 
 PATCHES: list[Patch] = [
@@ -518,6 +715,18 @@ PATCHES: list[Patch] = [
           "moto.cloudwatch.models", "Statistics.get_statistics_for_type", "d10becd72eee65f1",
           lambda rt: _replace("moto.cloudwatch.models", "Statistics.get_statistics_for_type",
                               _percentile_statistics)),
+    Patch("metrics_scoped_to_their_dimensions",
+          "Metric queries see datapoints of every dimension set, not only the metric asked for.",
+          _CLOUDWATCH, "CloudWatchBackend.get_all_metrics", "ce7821bc32f49f4d",
+          lambda rt: _replace(_CLOUDWATCH, "CloudWatchBackend.get_all_metrics", _metrics_in_scope)),
+    Patch("metric_statistics_match_exact_dimensions",
+          "GetMetricStatistics: without dimensions it sums every dimension set; with some, any superset.",
+          _CLOUDWATCH, "CloudWatchBackend.get_metric_statistics", "844bf661c8f9b2d6",
+          lambda rt: _replace(_CLOUDWATCH, "CloudWatchBackend.get_metric_statistics", _statistics_exact_dimensions)),
+    Patch("metric_data_match_exact_dimensions",
+          "GetMetricData: the same, per query.",
+          _CLOUDWATCH, "CloudWatchBackend.get_metric_data", "ea8fffafcc06a35f",
+          lambda rt: _replace(_CLOUDWATCH, "CloudWatchBackend.get_metric_data", _metric_data_exact_dimensions)),
     Patch("failure_log_without_definition_dump",
           "A failing execution logs the whole parsed definition at ERROR, once per nesting level.",
           _EVAL_COMPONENT, "EvalComponent._log_failure_event_exception", "7d7aa73b14eebc89",
@@ -551,6 +760,25 @@ PATCHES: list[Patch] = [
           "Every execution and branch starts a watchdog thread even without TimeoutSeconds.",
           _PROGRAM, "Program.eval", "6d701880064a8970",
           lambda rt: _replace(_PROGRAM, "Program.eval", _program_inline_without_timeout)),
+    Patch("result_path_parsed_once",
+          "Every ResultPath evaluation builds a new jsonpath_ng yacc parser for its path.",
+          _RESULT_PATH, "ResultPath._eval_body", "a6d93b4e5a332fad", _install_result_path_parsed_once),
+    Patch("response_method_names_cached",
+          "Every request lists its response class's methods with inspect.getmembers().",
+          "moto.core.responses", "BaseResponse.call_action", "26076963fd17fd1a",
+          lambda rt: _replace("moto.core.responses", "method_names_from_class", _method_names_cached)),
+    Patch("dynamodb_update_expression_parsed_once",
+          "Every UpdateItem tokenizes and parses its UpdateExpression twice (responses and models).",
+          _DYNAMODB_EXPRESSIONS, "UpdateExpressionParser.make", "2c00ed96d6e191f2",
+          _install_update_expression_parsed_once),
+    Patch("sfn_json_values_copied_fast",
+          "Each state deep-copies its input and output several times with copy.deepcopy.",
+          "moto.stepfunctions.parser.asl.eval.states", "States._extract", "9ab6dac771c565c5", _install_json_copy),
+    Patch("state_without_timeout_runs_inline",
+          "Every Task, Parallel and Map state starts a watchdog thread even without TimeoutSeconds.",
+          _EXECUTE_STATE, "ExecutionState._evaluate_with_timeout", "c56deda08a42e98d",
+          lambda rt: _replace(_EXECUTE_STATE, "ExecutionState._evaluate_with_timeout",
+                              _state_without_timeout_runs_inline)),
 ]
 
 

@@ -79,9 +79,12 @@ class LabApp:
     def reset(self) -> dict:
         from moto.moto_api._internal.models import moto_api_backend
 
+        from labhelpers.emulator import wait_speedup
+
         workers = self.runtime.stats().get("workers", 0)
         self.runtime.shutdown()
         moto_api_backend.reset()
+        wait_speedup.set_factor(1)  # a reset account waits in real time again
         return {"reset": True, "workers_stopped": workers}
 
 

@@ -334,3 +334,8 @@ PATCHES: list[Patch] = [
           _EXECUTION, "Execution._get_start_execution_worker", "f06f34d872b0c8b7",
           lambda rt: _replace(_EXECUTION, "Execution._get_start_execution_worker", _worker_with_mock)),
 ]
+
+# Accelerated waits (POST /_lab/wait-speedup): their own module, their patches appended here.
+from labhelpers.emulator import wait_speedup as _wait_speedup  # noqa: E402
+
+PATCHES.extend(_wait_speedup.PATCHES)

@@ -10,3 +10,14 @@ Conventions for every exercise:
 """
 
 from labhelpers.exercises import intro  # noqa: F401
+from labhelpers.exercises import parallel  # noqa: F401  (01)
+from labhelpers.exercises import choice  # noqa: F401  (02)
+from labhelpers.exercises import metric  # noqa: F401  (03)
+from labhelpers.exercises import machine  # noqa: F401  (04)
+from labhelpers.exercises import executions  # noqa: F401  (05)
+from labhelpers.exercises import metrics_logs  # noqa: F401  (06)
+from labhelpers.exercises import validation  # noqa: F401
+from labhelpers.exercises import wait  # noqa: F401
+from labhelpers.exercises import data_flow  # noqa: F401
+from labhelpers.exercises import error_handling  # noqa: F401
+from labhelpers.exercises import map_state  # noqa: F401
