@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (LabError, ClientError, BotoCoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into head or less, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
