@@ -54,3 +54,32 @@ def lab(emulator_port: int):
     handle = connect()
     deploy(handle)
     return handle
+
+
+@pytest.fixture
+def fresh_lab(emulator_port: int):
+    """A Lab under a new prefix: a view of the account where no exercise has been done."""
+    import uuid
+
+    from labhelpers import connect
+
+    return connect(prefix=f"chk{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def deployed_lab(fresh_lab):
+    """A fresh prefix with the whole lab deployed."""
+    from labhelpers import deploy
+
+    deploy(fresh_lab)
+    return fresh_lab
+
+
+@pytest.fixture
+def no_submissions():
+    """No answer handed in by an earlier test is seen by this kernel."""
+    from labhelpers import checks
+
+    checks._SUBMITTED.clear()
+    yield
+    checks._SUBMITTED.clear()

@@ -5,24 +5,16 @@ Each case uses a prefix of its own, so "no answer" really finds nothing of the e
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from labhelpers import checks, connect
 
-
-@pytest.fixture
-def fresh_lab(emulator_port):
-    """A Lab with a new prefix: an account view with none of the exercise done."""
-    return connect(prefix=f"chk{uuid.uuid4().hex[:8]}")
+pytestmark = pytest.mark.usefixtures("no_submissions")
 
 
-@pytest.fixture(autouse=True)
-def no_submissions():
-    checks._SUBMITTED.clear()
-    yield
-    checks._SUBMITTED.clear()
+
+
 
 
 def test_progress_lists_every_exercise_with_plain_statuses(fresh_lab):

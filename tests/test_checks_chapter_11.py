@@ -8,14 +8,15 @@ from __future__ import annotations
 import copy
 import json
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from labhelpers import checks, config, connect, deploy, render_definition, use_mock_config
+from labhelpers import checks, config, connect, render_definition, use_mock_config
 from labhelpers.executions import run_execution
 from labhelpers.resources import ensure_state_machine
+
+pytestmark = pytest.mark.usefixtures("no_submissions")
 
 SEED = json.loads((config.DATA_DIR / "seed_input.json").read_text())
 RETRY = [{"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1.0}]
@@ -33,22 +34,10 @@ def restore_mock_config(lab) -> None:
     use_mock_config(path, lab)
 
 
-@pytest.fixture
-def fresh_lab(emulator_port):
-    return connect(prefix=f"chk{uuid.uuid4().hex[:8]}")
 
 
-@pytest.fixture
-def deployed_lab(fresh_lab):
-    deploy(fresh_lab)
-    return fresh_lab
 
 
-@pytest.fixture(autouse=True)
-def no_submissions():
-    checks._SUBMITTED.clear()
-    yield
-    checks._SUBMITTED.clear()
 
 
 @pytest.fixture

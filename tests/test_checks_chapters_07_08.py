@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 
 import pytest
 
-from labhelpers import checks, config, connect, deploy
+from labhelpers import checks, config, deploy
 from labhelpers.resources import (ensure_function, ensure_role, ensure_state_machine, lambda_role_policy,
                                   states_role_policy)
 
+pytestmark = pytest.mark.usefixtures("no_submissions")
 
-@pytest.fixture
-def fresh_lab(emulator_port):
-    """A Lab with a new prefix: an account view with none of the exercise done."""
-    return connect(prefix=f"chk{uuid.uuid4().hex[:8]}")
+
 
 
 def _create(lab, base: str, definition: dict) -> str:

@@ -7,27 +7,20 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 
 import pytest
 
-from labhelpers import checks, connect
+from labhelpers import checks
 from labhelpers.exercises import data_flow
 from labhelpers.playground import _states_role
 from labhelpers.resources import ensure_state_machine
 from labhelpers.waits import wait_speedup
 
-
-@pytest.fixture
-def fresh_lab(emulator_port):
-    return connect(prefix=f"chk{uuid.uuid4().hex[:8]}")
+pytestmark = pytest.mark.usefixtures("no_submissions")
 
 
-@pytest.fixture(autouse=True)
-def no_submissions():
-    checks._SUBMITTED.clear()
-    yield
-    checks._SUBMITTED.clear()
+
+
 
 
 # --- 09 wait-until-bonus ---------------------------------------------------------------------
