@@ -6,7 +6,7 @@ import html
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labhelpers.errors import ExecutionError, InputError
 from labhelpers.lab import Lab, connect
@@ -195,7 +195,8 @@ def _listed(lab: Lab, state_machine_arn: str, status: str | None, wanted: set[st
     return found
 
 
-def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float = 300.0) -> list[Execution]:
+def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float = 300.0,
+             on_progress: Callable[[int], None] | None = None) -> list[Execution]:
     """Wait until every execution has finished; returns them, in the same order.
 
     Where :meth:`Execution.wait` polls DescribeExecution once per execution, this polls
@@ -203,8 +204,10 @@ def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float
     running), then reads the final statuses from ``ListExecutions``: a few requests for a class
     of 200 instead of hundreds. Outputs are read with DescribeExecution when first asked for.
     On AWS, or for executions ListExecutions does not show, it falls back to ``wait``.
+    ``on_progress(n)`` is called as ``n`` more executions are seen finished.
     Raises ExecutionError after ``timeout`` seconds.
     """
+    report = on_progress or (lambda n: None)
     lab = lab or (executions[0].lab if executions else connect())
     deadline = time.monotonic() + timeout
     by_machine: dict[str, set[str]] = {}
@@ -216,13 +219,18 @@ def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float
         else:
             by_machine.setdefault(machine, set()).add(execution.arn)
     finals: dict[str, str] = {}
+    counted: set[str] = set()
     for machine, arns in by_machine.items():
         pending = set(arns)
         try:
             while True:
                 # A page of RUNNING executions costs the service about 10 us per execution listed:
                 # poll less often while many are running, every 50 ms near the end.
-                pending &= set(_listed(lab, machine, "RUNNING", pending, max_pages=100))
+                still = set(_listed(lab, machine, "RUNNING", pending, max_pages=100))
+                if len(still) < len(pending):
+                    counted |= pending - still
+                    report(len(pending) - len(still))
+                pending = still
                 if not pending:
                     break
                 if time.monotonic() > deadline:
@@ -230,7 +238,7 @@ def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float
                 time.sleep(min(1.0, max(0.05, len(pending) / 1000)))
             finals.update(_listed(lab, machine, None, arns, max_pages=100))
         except lab.sfn.exceptions.ClientError:
-            pass  # not listable (an Express machine, a permission): wait one by one below
+            pass  # not listable (an Express machine, a permission): waited one by one below
     for execution in executions:
         status = finals.get(execution.arn)
         if status in TERMINAL:
@@ -239,4 +247,7 @@ def wait_all(executions: list[Execution], lab: Lab | None = None, timeout: float
             rest.append(execution)
     for execution in rest:
         execution.wait(timeout=max(0.0, deadline - time.monotonic()))
+        if execution.arn not in counted:
+            counted.add(execution.arn)
+            report(1)
     return executions

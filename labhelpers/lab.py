@@ -219,8 +219,11 @@ class Lab:
 
     @property
     def state_machine_arn(self) -> str:
-        return (f"arn:{self.partition}:states:{self.region}:{self.account_id}:"
-                f"stateMachine:{self.names.state_machine}")
+        return self.state_machine_arn_for(self.names.state_machine)
+
+    def state_machine_arn_for(self, name: str) -> str:
+        """The ARN of the state machine called ``name`` (a full name: prefix it with names.prefixed)."""
+        return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
 
     def __repr__(self) -> str:
         where = self.endpoint_url or "AWS"

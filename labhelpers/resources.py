@@ -468,7 +468,7 @@ def ensure_state_machine(lab: Lab, definition: str, role_arn: str, name: str | N
     """Create the state machine, or update it when its definition or role changed; returns its ARN."""
     show_plan(lab)
     name = name or lab.names.state_machine
-    arn = lab.state_machine_arn if name == lab.names.state_machine else lab.state_machine_arn.rsplit(":", 1)[0] + ":" + name
+    arn = lab.state_machine_arn_for(name)
     try:
         current = lab.sfn.describe_state_machine(stateMachineArn=arn)
     except ClientError as err:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import random
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
-from labhelpers.executions import Execution, start_execution
+from labhelpers.executions import Execution, start_execution, wait_all
 from labhelpers.lab import Lab, connect
 
 if TYPE_CHECKING:
@@ -120,26 +120,22 @@ def player_inputs(count: int, seed: int = 2024) -> list[dict]:
 
 def run_batch(inputs: list[Any], lab: Lab | None = None, *, progress: bool = True, max_workers: int = 16,
               timeout: float = 300.0, state_machine_arn: str | None = None) -> list[Execution]:
-    """Start one execution per input (concurrently, as a class would), wait for all, keep input order."""
+    """Start one execution per input (concurrently, as a class would), wait for all, keep input order.
+
+    The batch is awaited with :func:`labhelpers.executions.wait_all` (ListExecutions for the
+    whole batch rather than DescribeExecution polls for each execution)."""
     from tqdm import tqdm
 
     lab = lab or connect()
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = {pool.submit(_start_and_wait, item, lab, state_machine_arn, timeout): i
-                   for i, item in enumerate(inputs)}
-        results: list[Execution | None] = [None] * len(inputs)
-        # tqdm's text bar on stdout: it ends as one 100% line, not a widget that needs live state.
-        with tqdm(total=len(inputs), desc="executions", unit="run", file=sys.stdout,
-                  disable=not progress, ascii=False, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| "
-                  "{n_fmt}/{total_fmt}") as bar:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
-    return [r for r in results if r is not None]
-
-
-def _start_and_wait(item: Any, lab: Lab, state_machine_arn: str | None, timeout: float) -> Execution:
-    return start_execution(item, lab=lab, state_machine_arn=state_machine_arn).wait(timeout)
+        executions = list(pool.map(lambda item: start_execution(item, lab=lab, state_machine_arn=state_machine_arn),
+                                   inputs))
+    # tqdm's text bar on stdout: it ends as one 100% line, not a widget that needs live state.
+    with tqdm(total=len(inputs), desc="executions", unit="run", file=sys.stdout,
+              disable=not progress, ascii=False, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| "
+              "{n_fmt}/{total_fmt}") as bar:
+        wait_all(executions, lab=lab, timeout=timeout, on_progress=bar.update)
+    return executions
 
 
 def batch_frame(executions: list[Execution]) -> "pd.DataFrame":

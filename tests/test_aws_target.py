@@ -404,9 +404,11 @@ def test_cleanup_of_one_prefix_removes_all_of_it_and_nothing_else(two_labs, aws_
     assert len(removed) == 13 and "could not remove" not in result.stdout
     after = _snapshot(lab)
     assert _names_with(after, "alice") == []
-    # Everything else, bob's lab and the unprefixed one included, is exactly as before.
-    assert {k: [x for x in v if "alice" not in x] for k, v in before.items() if k != "role policies"} == \
-        {k: v for k, v in after.items() if k != "role policies"}
+    # Everything else, bob's lab and the unprefixed one included, is still there. (Other tests'
+    # Lambda invocations may still be writing their first logs: new items are not cleanup's doing.)
+    for kind, names in before.items():
+        if kind != "role policies":
+            assert {x for x in names if "alice" not in x} <= set(after[kind]), kind
     bob = _cli(aws_env, "run", "--prefix", "bob", "--input", json.dumps({**SEED, "user_id": "bob-again"}))
     assert bob.returncode == 0 and bob.stdout.startswith("SUCCEEDED"), bob.stdout + bob.stderr
     assert lab.dynamodb.get_item(TableName="bob-CompletedLevel", Key={"user_id": {"S": "bob-again"}})["Item"]

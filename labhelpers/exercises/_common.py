@@ -35,12 +35,12 @@ def function_config(lab: Lab, name: str) -> dict | None:
 
 
 def machine_arn(lab: Lab, name: str) -> str:
-    return lab.state_machine_arn.rsplit(":", 1)[0] + ":" + name
+    return lab.state_machine_arn_for(name)
 
 
 def machine_definition(lab: Lab, name: str) -> tuple[str, dict] | None:
     """(ARN, parsed definition) of the state machine ``name``, or None when it does not exist."""
-    arn = machine_arn(lab, name)
+    arn = lab.state_machine_arn_for(name)
     try:
         described = lab.sfn.describe_state_machine(stateMachineArn=arn)
     except ClientError as err:
@@ -48,6 +48,16 @@ def machine_definition(lab: Lab, name: str) -> tuple[str, dict] | None:
             return None
         raise
     return arn, json.loads(described["definition"])
+
+
+def require_machine(lab: Lab, name: str, hint: str) -> tuple[str, dict]:
+    """Like :func:`machine_definition`, but a missing machine means the exercise is not done yet."""
+    from labhelpers.checks import NotDone
+
+    found = machine_definition(lab, name)
+    if found is None:
+        raise NotDone(f"There is no state machine {name} yet.", hint=hint)
+    return found
 
 
 def invoke(lab: Lab, name: str, payload: Any, log_tail: bool = False) -> tuple[bool, Any, str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from labhelpers.checks import NotDone, NotRight, exercise
+from labhelpers.checks import NotRight, exercise
 from labhelpers.executions import Execution, run_execution
+from labhelpers.exercises._common import require_machine
 from labhelpers.lab import Lab
 
 FLAKY = "FlakyLevelCheck"
@@ -19,15 +18,7 @@ _WILDCARDS = ("States.ALL", "States.TaskFailed")
 
 def machine_definition(lab: Lab, base: str, hint: str) -> tuple[str, dict]:
     """(ARN, parsed definition) of the exercise machine ``base``; NotDone when it does not exist."""
-    name = lab.names.prefixed(base)
-    arn = lab.state_machine_arn.rsplit(":", 1)[0] + ":" + name
-    try:
-        described = lab.sfn.describe_state_machine(stateMachineArn=arn)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("StateMachineDoesNotExist", "ResourceNotFound"):
-            raise NotDone(f"There is no state machine {name} yet.", hint=hint) from None
-        raise
-    return arn, json.loads(described["definition"])
+    return require_machine(lab, lab.names.prefixed(base), hint)
 
 
 def invokes(state: dict, function_name: str) -> bool:

@@ -16,7 +16,7 @@ _FAILED_ATTEMPT = ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "Lambda
 
 
 def _machine_arn(lab: Lab, base: str) -> str:
-    return lab.state_machine_arn.rsplit(":", 1)[0] + ":" + lab.names.prefixed(base)
+    return lab.state_machine_arn_for(lab.names.prefixed(base))
 
 
 def _describe(lab: Lab, base: str) -> dict | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from botocore.exceptions import ClientError
-
-from labhelpers.checks import NotDone, NotRight, exercise
+from labhelpers.checks import NotRight, exercise
+from labhelpers.exercises._common import require_machine
 from labhelpers.lab import Lab
 
 BONUS_MACHINE = "BonusWaitFlow"
@@ -17,15 +14,8 @@ _CHECK_SPEEDUP = 54_000  # 5400 s in a tenth of a second
 
 
 def _definition(lab: Lab, name: str) -> tuple[str, dict]:
-    arn = lab.state_machine_arn.rsplit(":", 1)[0] + ":" + name
-    try:
-        described = lab.sfn.describe_state_machine(stateMachineArn=arn)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("StateMachineDoesNotExist", "ResourceNotFound"):
-            raise NotDone(f"There is no state machine {name} yet.",
-                          hint=f'Create it with ensure_state_machine(..., name=lab.names.prefixed("{BONUS_MACHINE}")).')
-        raise
-    return arn, json.loads(described["definition"])
+    return require_machine(lab, name, hint=f'Create it with ensure_state_machine(..., '
+                                           f'name=lab.names.prefixed("{BONUS_MACHINE}")).')
 
 
 @exercise("wait-until-bonus", "wait for the bonus delay the input asks for", "09",
