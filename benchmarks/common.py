@@ -16,8 +16,9 @@ if str(ROOT) not in sys.path:  # run as a script: make labhelpers importable
 
 #: Threads that start the 1,000 executions "at once" (a classroom of clients, roughly).
 START_THREADS = 16
-#: Threads that wait for them (each polls DescribeExecution like run_execution does).
-WAIT_THREADS = 4
+#: How the batch is awaited: labhelpers.executions.wait_all, which polls ListExecutions
+#: (statusFilter RUNNING) for the whole batch, then reads the final statuses from ListExecutions.
+WAIT_HOW = "ListExecutions for the whole batch (labhelpers.executions.wait_all)"
 
 
 def varied_inputs(n: int, offset: int = 0) -> list[dict]:
@@ -56,15 +57,17 @@ def latency(run_one: Callable[[dict], str], runs: int, warmup: int = 5) -> dict[
             "mean_ms": statistics.fmean(times), "statuses": statuses}
 
 
-def throughput(start: Callable[[dict], Any], wait: Callable[[Any], str], n: int, offset: int = 0) -> dict[str, Any]:
-    """Start ``n`` executions at once, wait for all; executions per second over the whole batch."""
+def throughput(start: Callable[[dict], Any], wait_all: Callable[[list], list[str]], n: int,
+               offset: int = 0) -> dict[str, Any]:
+    """Start ``n`` executions at once, wait for all; executions per second over the whole batch.
+
+    ``wait_all(handles)`` waits for the whole batch and returns the final statuses."""
     inputs = varied_inputs(n, offset)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(START_THREADS) as pool:
         handles = list(pool.map(start, inputs))
     started = time.perf_counter() - t0
-    with ThreadPoolExecutor(WAIT_THREADS) as pool:
-        statuses_list = list(pool.map(wait, handles))
+    statuses_list = wait_all(handles)
     elapsed = time.perf_counter() - t0
     statuses: dict[str, int] = {}
     for s in statuses_list:

@@ -35,7 +35,7 @@ def main() -> None:
     from moto import mock_aws
 
     import labhelpers as lh
-    from labhelpers.executions import Execution
+    from labhelpers.executions import wait_all
     from labhelpers.lab import Lab
 
     result: dict = {"import_s": time.perf_counter() - t0}
@@ -53,7 +53,8 @@ def main() -> None:
         result["latency"] = common.latency(lambda p: lh.run_execution(p, lab=lab, name=name()).status,
                                            args.latency_runs)
         result["throughput"] = common.throughput(
-            lambda p: lh.start_execution(p, lab=lab, name=name()), lambda e: Execution.wait(e, timeout=600).status,
+            lambda p: lh.start_execution(p, lab=lab, name=name()),
+            lambda handles: [e.status for e in wait_all(handles, lab=lab, timeout=600)],
             args.throughput, offset=100_000)
     print(json.dumps(result, default=str))
 

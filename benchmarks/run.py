@@ -69,6 +69,29 @@ def children_rss_mb(pid: int) -> float | None:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def children_cpu_s(pid: int) -> float:
+    """Summed CPU seconds of a process's direct children (the Lambda workers), Linux only."""
+    total = 0.0
+    if Path("/proc").is_dir():
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                        total += cpu_s(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+    return total
+
+
 def machine() -> dict[str, str]:
     cpu = ""
     try:
@@ -91,6 +114,7 @@ def machine() -> dict[str, str]:
 def measure_emulator(args: argparse.Namespace) -> dict[str, Any]:
     from labhelpers import connect, deploy, run_execution, start_execution
     from labhelpers.emulator import control
+    from labhelpers.executions import wait_all
 
     port = _free_port()
     os.environ.update(LAB_STATE_DIR=tempfile.mkdtemp(prefix="labhelpers-bench-"),
@@ -118,15 +142,18 @@ def measure_emulator(args: argparse.Namespace) -> dict[str, Any]:
         done = args.latency_runs + 5
         print(f"  emulator: latency p50 {out['latency']['p50_ms']:.1f} ms", flush=True)
 
-        def wait(execution: Any) -> str:
-            return execution.wait(timeout=600).status
+        def wait(handles: list) -> list[str]:
+            return [e.status for e in wait_all(handles, lab=lab, timeout=600)]
 
         # A first burst starts the Lambda workers (up to 4 per function, ~0.3 s of CPU each to
         # import boto3): measured apart, so the throughput below is that of a warm emulator.
         burst = common.throughput(lambda p: start_execution(p, lab=lab), wait, WARM_BURST, offset=50_000)
         out["first_burst"] = burst
         done += WARM_BURST
+        cpu0, workers0 = cpu_s(pid), children_cpu_s(pid)
         out["throughput"] = common.throughput(lambda p: start_execution(p, lab=lab), wait, args.throughput)
+        out["throughput"]["emulator_cpu_ms"] = (cpu_s(pid) - cpu0) * 1000 / args.throughput
+        out["throughput"]["workers_cpu_ms"] = (children_cpu_s(pid) - workers0) * 1000 / args.throughput
         done += args.throughput
         print(f"  emulator: {args.throughput} executions, {out['throughput']['per_second']:.0f}/s", flush=True)
         out["rss_small_mb"], out["rss_small_at"] = rss_mb(pid), done
@@ -259,8 +286,10 @@ def main() -> None:
     emu = result["emulator"]
     print(f"Latency: run_execution (StartExecution, then DescribeExecution polls) for {args.latency_runs} "
           f"executions one at a time, after 5 warm-up runs. Throughput: started by {common.START_THREADS} "
-          f"threads, awaited by {common.WAIT_THREADS}, after a first burst of {WARM_BURST} that started the Lambda "
-          f"workers ({emu['first_burst']['per_second']:.0f} exec/s cold). RSS: the emulator process "
+          f"threads, awaited with {common.WAIT_HOW} (plain moto too), after a first burst of {WARM_BURST} that "
+          f"started the Lambda workers ({emu['first_burst']['per_second']:.0f} exec/s cold); CPU per execution: "
+          f"emulator {_fmt(emu['throughput'].get('emulator_cpu_ms'), 'ms')}, Lambda workers "
+          f"{_fmt(emu['throughput'].get('workers_cpu_ms'), 'ms')}. RSS: the emulator process "
           f"(its {emu.get('lambda_workers')} Lambda workers: {_fmt(emu.get('workers_rss_mb'), 'MB', 0)} more).")
     if "error" in result["plain_moto"]:
         print("plain moto failed:\n" + result["plain_moto"]["error"])

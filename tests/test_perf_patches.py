@@ -182,3 +182,82 @@ def test_boto3_works_over_kept_alive_connections(lab):
         assert len(lab.s3.get_object(Bucket=lab.names.bucket, Key=f"keepalive-{i}.txt")["Body"].read()) == i * 70_000 + 1
     assert lab.dynamodb.describe_table(TableName=lab.names.table)["Table"]["TableName"] == lab.names.table
     assert lab.sfn.describe_state_machine(stateMachineArn=lab.state_machine_arn)["name"] == lab.names.state_machine
+
+
+# --- copies, caches and inline states -------------------------------------------------------------
+
+def test_every_json_copy_module_uses_copy_only_for_deepcopy():
+    import importlib
+    import inspect
+
+    for name in patches.JSON_COPY_USERS:
+        source = inspect.getsource(importlib.import_module(name))
+        uses = set(re.findall(r"\bcopy\.(\w+)", source))
+        assert uses <= {"deepcopy", "copy"}, (name, uses)
+
+
+def test_json_copy_is_a_deep_copy():
+    value = {"a": [1, {"b": "c"}], "d": None, "e": 1.5, "f": True}
+    copied = patches._json_copy(value)
+    assert copied == value and copied is not value
+    copied["a"][1]["b"] = "changed"
+    assert value["a"][1]["b"] == "c"
+    odd = {"when": {1, 2}}  # not JSON: copy.deepcopy takes over
+    assert patches._json_copy(odd) == odd and patches._json_copy(odd)["when"] is not odd["when"]
+
+
+def test_update_expressions_are_parsed_once_and_still_validated():
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    patches._install_update_expression_parsed_once(None)
+    first = UpdateExpressionParser.make("SET a = :a, #b = :b")
+    assert UpdateExpressionParser.make("SET a = :a, #b = :b") is first
+    with pytest.raises(Exception) as err:
+        UpdateExpressionParser.make("SET = broken")
+    assert err.type.__name__ in ("InvalidTokenException", "InvalidUpdateExpression", MockValidationException.__name__)
+
+
+def test_method_names_follow_new_methods():
+    calls = []
+
+    def original(cls):
+        calls.append(cls)
+        return sorted(n for n in dir(cls) if not n.startswith("_"))
+
+    names = patches._method_names_cached(original)
+
+    class Response:
+        def one(self): ...
+
+    assert names(Response) == ["one"] and names(Response) == ["one"] and len(calls) == 1
+    Response.two = lambda self: None
+    assert names(Response) == ["one", "two"]
+
+
+def test_a_caught_task_failure_still_takes_the_catch_path(lab):
+    arn = _state_machine(lab, {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": lab.function_arn("PutMetric"), "End": True,
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}})
+    execution = _run(lab, arn, {"not": "a list"})
+    assert execution.status == "SUCCEEDED" and execution.output["error"]["Error"] == "ValueError"
+
+
+# --- waiting for a batch --------------------------------------------------------------------------
+
+def test_wait_all_returns_the_final_statuses_in_order(lab):
+    from labhelpers.executions import wait_all
+
+    arn = _state_machine(lab, {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.ok", "BooleanEquals": True, "Next": "Ok"}],
+              "Default": "No"},
+        "Ok": {"Type": "Succeed"}, "No": {"Type": "Fail", "Error": "Nope"}}})
+    from labhelpers import start_execution
+
+    executions = [start_execution({"ok": i % 2 == 0}, lab=lab, state_machine_arn=arn) for i in range(6)]
+    seen = []
+    assert wait_all(executions, lab=lab, timeout=30, on_progress=seen.append) is executions
+    assert [e.status for e in executions] == ["SUCCEEDED", "FAILED"] * 3
+    assert sum(seen) == 6
+    assert executions[1].error == "Nope"  # read with DescribeExecution when asked for
