@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from labhelpers import config
 from labhelpers.errors import EmulatorError, TargetError

@@ -261,3 +261,68 @@ def test_wait_all_returns_the_final_statuses_in_order(lab):
     assert [e.status for e in executions] == ["SUCCEEDED", "FAILED"] * 3
     assert sum(seen) == 6
     assert executions[1].error == "Nope"  # read with DescribeExecution when asked for
+
+
+# --- finding an execution without a scan; one state machine snapshot per revision -----------------
+
+def test_executions_are_indexed_and_the_list_is_unchanged():
+    executions = patches._IndexedExecutions()
+    first = type("E", (), {"execution_arn": "arn:1", "name": "a"})()
+    second = type("E", (), {"execution_arn": "arn:2", "name": "a"})()
+    executions.append(first)
+    executions.append(second)
+    assert list(executions) == [first, second]
+    assert executions.by_arn == {"arn:1": first, "arn:2": second}
+    assert executions.by_name["a"] is first  # the first one, as moto's scan found it
+
+
+def test_executions_are_found_by_arn_and_name_and_listed_newest_first(lab):
+    from botocore.exceptions import ClientError
+
+    arn = _state_machine(lab, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    names = [f"idx-{i}" for i in range(5)]
+    arns = [lab.sfn.start_execution(stateMachineArn=arn, name=n, input="{}")["executionArn"] for n in names]
+    for execution_arn, name in zip(arns, names):
+        assert lab.sfn.describe_execution(executionArn=execution_arn)["name"] == name
+        assert lab.sfn.get_execution_history(executionArn=execution_arn)["events"]
+        assert lab.sfn.describe_state_machine_for_execution(executionArn=execution_arn)["stateMachineArn"] == arn
+    listed = lab.sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in listed] == names[::-1]
+    with pytest.raises(ClientError) as err:
+        lab.sfn.start_execution(stateMachineArn=arn, name="idx-0", input='{"other": 1}')
+    assert err.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    with pytest.raises(ClientError) as err:
+        lab.sfn.describe_execution(executionArn=arns[0][:-1] + "x")
+    assert err.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
+def test_the_state_machine_snapshot_is_shared_until_the_machine_changes():
+    from moto.stepfunctions.models import StateMachine
+
+    shim = patches._SnapshotCopyModule()
+    machine = StateMachine(arn="arn:aws:states:us-east-1:123456789012:stateMachine:s", name="s",
+                           definition='{"v": 1}', roleArn="arn:aws:iam::123456789012:role/r", backend=object())
+
+    def snapshot():
+        return shim.deepcopy(machine, {id(machine.executions): [], id(machine.backend): machine.backend})
+
+    first = snapshot()
+    assert snapshot() is first and first is not machine and first.definition == '{"v": 1}'
+    machine.executions.append(type("E", (), {"execution_arn": "arn:x", "name": "x"})())
+    assert snapshot() is first  # a new execution does not change the snapshot
+    machine.update(definition='{"v": 2}')
+    second = snapshot()
+    assert second is not first and second.definition == '{"v": 2}' and first.definition == '{"v": 1}'
+    assert shim.deepcopy([1, [2]]) == [1, [2]]
+
+
+def test_running_executions_keep_the_old_definition_and_new_ones_get_the_new(lab):
+    arn = _state_machine(lab, {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 2, "Next": "P"}, "P": {"Type": "Pass", "Result": "old", "End": True}}})
+    from labhelpers import Execution
+
+    running = lab.sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    lab.sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "new", "End": True}}}))
+    assert _run(lab, arn).output == "new"
+    assert Execution(running, lab).wait(timeout=30).output == "old"

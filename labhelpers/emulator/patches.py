@@ -13,7 +13,6 @@ import hashlib
 import importlib
 import inspect
 import io
-import json
 import logging
 import math
 import re
@@ -649,6 +648,133 @@ def _state_without_timeout_runs_inline(original: Any) -> Any:
     return _evaluate_with_timeout
 
 
+# --- Performance: finding an execution, snapshotting its state machine ------------------------------
+
+class _IndexedExecutions(list):
+    """A state machine's list of executions that also indexes them by ARN and by name.
+
+    moto only ever appends to it (and deep-copies around it); the list itself, and so
+    ListExecutions' results and order, are unchanged."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.by_arn: dict[str, Any] = {}
+        self.by_name: dict[str, Any] = {}
+        for execution in self:
+            self._index(execution)
+
+    def _index(self, execution: Any) -> None:
+        self.by_arn.setdefault(getattr(execution, "execution_arn", None), execution)
+        self.by_name.setdefault(getattr(execution, "name", None), execution)  # the first, as moto's scan
+
+    def append(self, execution: Any) -> None:
+        super().append(execution)
+        self._index(execution)
+
+
+def _executions_of(state_machine: Any) -> _IndexedExecutions:
+    executions = state_machine.executions
+    if type(executions) is not _IndexedExecutions:  # made before the patch, or replaced
+        executions = state_machine.executions = _IndexedExecutions(executions)
+    return executions
+
+
+def _install_indexed_executions(_: Any) -> None:
+    models = importlib.import_module(_SFN_MODELS)
+    init = models.StateMachineInstance.__init__
+    if hasattr(init, "__labhelpers_original__"):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.executions = _IndexedExecutions()
+
+    __init__.__labhelpers_original__ = init
+    models.StateMachineInstance.__init__ = __init__
+
+
+def _describe_execution_indexed(original: Any) -> Any:
+    def describe_execution(self: Any, execution_arn: str) -> Any:
+        from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+
+        # moto scanned every execution of the machine: DescribeExecution slowed down as they piled up.
+        self._validate_execution_arn(execution_arn)
+        state_machine = self._get_state_machine_for_execution(execution_arn)
+        execution = _executions_of(state_machine).by_arn.get(execution_arn)
+        if execution is None:
+            raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+        return execution
+
+    return describe_execution
+
+
+def _name_check_indexed(original: Any) -> Any:
+    def _handle_name_input_idempotency(self: Any, name: str, execution_input: str) -> Any:
+        from moto.stepfunctions.exceptions import ExecutionAlreadyExists
+
+        execution = _executions_of(self).by_name.get(name)
+        if execution is None:
+            return None
+        # Executions with the same name and input are idempotent while running (moto's rule).
+        if execution_input == execution.execution_input and execution.status == "RUNNING":
+            return execution
+        raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+    return _handle_name_input_idempotency
+
+
+def _machine_for_execution_indexed(original: Any) -> Any:
+    def describe_state_machine_for_execution(self: Any, execution_arn: str) -> Any:
+        from moto.stepfunctions.exceptions import ResourceNotFound
+
+        for state_machine in self.state_machines:
+            if execution_arn in _executions_of(state_machine).by_arn:
+                return state_machine
+        raise ResourceNotFound(execution_arn)
+
+    return describe_state_machine_for_execution
+
+
+#: Attributes of a state machine that are not part of an execution's snapshot of it.
+_NOT_SNAPSHOTTED = frozenset({"executions", "backend"})
+
+
+class _SnapshotCopyModule:
+    """Stands for ``copy`` in moto's parser models: start_execution deep-copies the whole state
+    machine for every execution. One copy serves every execution while the machine is unchanged."""
+
+    def __init__(self) -> None:
+        import copy
+
+        self._copy = copy
+        self.copy = copy.copy
+        self.Error = copy.Error
+        self._snapshots: dict[int, tuple[Any, tuple, Any]] = {}
+        self._lock = threading.Lock()
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        models = importlib.import_module(_SFN_MODELS)
+        if memo is None or not isinstance(value, models.StateMachineInstance):
+            return self._copy.deepcopy(value, memo)
+        # Everything the snapshot holds, by value (repr: the machine's fields are strings, dicts,
+        # dates, versions); UpdateStateMachine changes it and new executions get a new copy.
+        key = tuple((k, repr(v)) for k, v in sorted(vars(value).items()) if k not in _NOT_SNAPSHOTTED)
+        with self._lock:
+            hit = self._snapshots.get(id(value))
+            if hit is not None and hit[0] is value and hit[1] == key:
+                return hit[2]
+        snapshot = self._copy.deepcopy(value, memo)
+        with self._lock:
+            self._snapshots[id(value)] = (value, key, snapshot)
+        return snapshot
+
+
+def _install_shared_snapshot(_: Any) -> None:
+    module = importlib.import_module(_PARSER_MODELS)
+    if not isinstance(module.copy, _SnapshotCopyModule):
+        module.copy = _SnapshotCopyModule()
+
+
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 _EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state"
 _RESULT_PATH = "moto.stepfunctions.parser.asl.component.common.path.result_path"
@@ -660,6 +786,8 @@ _PROGRAM = "moto.stepfunctions.parser.asl.component.program.program"
 _BRANCH_WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker"
 _CHOICE_VARIABLE = "moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable"
 _PARALLEL_BRANCHES = "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl"
+_SFN_MODELS = "moto.stepfunctions.models"
+_PARSER_MODELS = "moto.stepfunctions.parser.models"
 _MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
 _CLOUDWATCH = "moto.cloudwatch.models"
 _MOCK_EVAL = "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils"
@@ -779,6 +907,26 @@ PATCHES: list[Patch] = [
           _EXECUTE_STATE, "ExecutionState._evaluate_with_timeout", "c56deda08a42e98d",
           lambda rt: _replace(_EXECUTE_STATE, "ExecutionState._evaluate_with_timeout",
                               _state_without_timeout_runs_inline)),
+    Patch("sfn_executions_indexed",
+          "moto keeps a state machine's executions in a plain list, scanned to find one by ARN or name.",
+          _SFN_MODELS, "StateMachineInstance.__init__", "37bffc8dafc63d45", _install_indexed_executions),
+    Patch("describe_execution_without_scan",
+          "DescribeExecution (and GetExecutionHistory, ListMapRuns) scan every execution of the machine.",
+          _SFN_MODELS, "StepFunctionBackend.describe_execution", "74309ac20095b102",
+          lambda rt: _replace(_SFN_MODELS, "StepFunctionBackend.describe_execution", _describe_execution_indexed)),
+    Patch("start_execution_name_check_without_scan",
+          "StartExecution's name check scans every execution of the machine.",
+          _SFN_MODELS, "StateMachine._handle_name_input_idempotency", "9a117fdd6df2c99b",
+          lambda rt: _replace(_SFN_MODELS, "StateMachine._handle_name_input_idempotency", _name_check_indexed)),
+    Patch("machine_for_execution_without_scan",
+          "DescribeStateMachineForExecution scans every execution of every machine.",
+          _SFN_MODELS, "StepFunctionBackend.describe_state_machine_for_execution", "c284092dbaef0dc3",
+          lambda rt: _replace(_SFN_MODELS, "StepFunctionBackend.describe_state_machine_for_execution",
+                              _machine_for_execution_indexed)),
+    Patch("state_machine_snapshot_shared",
+          "Every execution keeps its own deep copy of the state machine, even when it has not changed.",
+          _PARSER_MODELS, "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
+          _install_shared_snapshot),
 ]
 
 

@@ -16,7 +16,6 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 #: Seconds an idle kept-alive connection may hold its server thread.
 KEEP_ALIVE_IDLE_S = 300
