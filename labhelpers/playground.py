@@ -15,9 +15,6 @@ from labhelpers.lab import Lab, connect
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Base names of the playground machines (prefixed like every lab resource).
-PLAYGROUND_MACHINES = ("ChoicePlayground", "ParallelPlayground")
-
 
 def _states_role(lab: Lab) -> str:
     from labhelpers.resources import ensure_role, states_role_policy

@@ -373,11 +373,6 @@ def ensure_log_group(lab: Lab, group: str) -> str:
     return group
 
 
-def ensure_log_groups(lab: Lab) -> list[str]:
-    """The four functions' log groups (see :func:`ensure_log_group`)."""
-    return [ensure_log_group(lab, group) for group in lab.names.log_groups]
-
-
 # --- Lambda ------------------------------------------------------------------------
 
 def function_zip(source_dir: Path) -> bytes:

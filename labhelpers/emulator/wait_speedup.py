@@ -23,7 +23,6 @@ from typing import Any
 
 from labhelpers.emulator.patches import Patch
 
-PATH = "/_lab/wait-speedup"
 #: Beyond this a year-long wait would still take 30 s; more only hides mistakes.
 MAX_FACTOR = 1_000_000
 
