@@ -172,3 +172,19 @@ def test_update_function_code_takes_effect_on_the_next_invocation(lab, fns, tmp_
     (folder / "lambda_function.py").write_text("def lambda_handler(e, c):\n    return 'v2'\n")
     ensure_function(lab, "rtVersioned", role, source_dir=folder)
     assert _invoke(lab, "rtVersioned", {})[1] == "v2"
+
+
+def test_deleting_a_function_stops_its_warm_workers(lab, tmp_path):
+    from labhelpers.emulator import control
+
+    role = ensure_role(lab, "RuntimeTestRole", "lambda.amazonaws.com", lambda_role_policy(lab))
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    (folder / "lambda_function.py").write_text("def lambda_handler(e, c):\n    return 'here'\n")
+    ensure_function(lab, "rtSoonGone", role, source_dir=folder)
+    assert _invoke(lab, "rtSoonGone", {})[1] == "here"
+    port = int(lab.endpoint_url.rsplit(":", 1)[1])
+    before = control.probe(port)
+    lab.lambda_.delete_function(FunctionName="rtSoonGone")
+    after = control.probe(port)
+    assert after["lambda"]["workers"] == before["lambda"]["workers"] - 1

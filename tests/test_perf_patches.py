@@ -326,3 +326,85 @@ def test_running_executions_keep_the_old_definition_and_new_ones_get_the_new(lab
         {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "new", "End": True}}}))
     assert _run(lab, arn).output == "new"
     assert Execution(running, lab).wait(timeout=30).output == "old"
+
+
+# --- what a finished execution keeps --------------------------------------------------------------
+
+def _answers(backend, execution_arn: str, machine_arn: str) -> dict:
+    """What the read APIs (and a no-op StopExecution) answer for one finished execution."""
+    from moto.stepfunctions.parser.api import InvalidToken
+
+    execution = backend.describe_execution(execution_arn)
+    answers = {"describe": execution.to_describe_output(),
+               "history": execution.to_history_output(),
+               "machine": vars(backend.describe_state_machine_for_execution(execution_arn)).get("arn"),
+               "list": [e.to_execution_list_item() for e in backend.list_executions(machine_arn)[0]],
+               "map_runs": backend.list_map_runs(execution_arn)}
+    for run in answers["map_runs"]["mapRuns"]:
+        backend.update_map_run(run["mapRunArn"], 2, None, None)
+        answers[run["mapRunArn"]] = backend.describe_map_run(run["mapRunArn"])
+    backend.stop_execution(execution_arn)
+    answers["after_stop"] = backend.describe_execution(execution_arn).to_describe_output()
+    for send in (lambda: backend.send_task_success("no-such-token", "{}"),
+                 lambda: backend.send_task_failure("no-such-token", "E", "c"),
+                 lambda: backend.send_task_heartbeat("no-such-token")):
+        with pytest.raises(InvalidToken):
+            send()
+    return answers
+
+
+def test_a_finished_execution_answers_the_same_after_its_interpreter_state_is_released(monkeypatch):
+    import time
+
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.backend import execution as execution_module
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
+    comm = execution_module.BaseExecutionWorkerCommunication
+    monkeypatch.setattr(comm, "terminated", getattr(comm.terminated, "__labhelpers_original__", comm.terminated))
+    backend = StepFunctionsParserBackend("us-east-1", "123456789012")
+    role = "arn:aws:iam::123456789012:role/r"
+    item = {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}
+    definitions = {
+        "pass": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}},
+        "fail": {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "why"}}},
+        "map": {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": True,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                  **item}}}},
+        "parallel": {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": True,
+                     "Branches": [item, {"StartAt": "J", "States": {"J": {"Type": "Pass", "Result": 2,
+                                                                          "End": True}}}]}}},
+    }
+    started = []
+    for name, definition in definitions.items():
+        machine = backend.create_state_machine(name=f"trim-{name}", definition=json.dumps(definition), roleArn=role)
+        execution = backend.start_execution(machine.arn, execution_input=json.dumps({"items": [1, 2, 3]}))
+        started.append((machine.arn, execution))
+    deadline = time.monotonic() + 30
+    while any(e.exec_status.value == "RUNNING" for _, e in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e.exec_status.value for _, e in started] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+
+    before = [_answers(backend, e.execution_arn, arn) for arn, e in started]
+    assert before[2]["map_runs"]["mapRuns"]  # the Map state left a map run to list, describe and update
+    for _, execution in started:
+        assert type(execution.exec_worker.env) is Environment
+        patches._release_running_state(execution)
+        assert type(execution.exec_worker.env) is patches._FinishedEnvironment
+    after = [_answers(backend, e.execution_arn, arn) for arn, e in started]
+    assert after == before
+
+
+def test_the_interpreter_state_is_released_when_an_execution_finishes(lab):
+    # On the emulator the patch is installed: the APIs still answer for finished executions.
+    arn = _state_machine(lab, {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "Next": "F", "Branches": [
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]},
+        "F": {"Type": "Fail", "Error": "Boom", "Cause": "why"}}})
+    execution = _run(lab, arn)
+    assert execution.status == "FAILED" and execution.error == "Boom"
+    assert [e["type"] for e in execution.events][-1] == "ExecutionFailed"
+    assert lab.sfn.list_map_runs(executionArn=execution.arn)["mapRuns"] == []
+    lab.sfn.stop_execution(executionArn=execution.arn)
+    assert lab.sfn.describe_execution(executionArn=execution.arn)["status"] == "FAILED"

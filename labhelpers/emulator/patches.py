@@ -129,6 +129,16 @@ def _lambda_invoke(original: Any) -> Any:
     return invoke
 
 
+def _deleted_function_stops_workers(original: Any) -> Any:
+    def delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+        original(self, function_name, qualifier)
+        if qualifier is None:
+            # Warm workers of a deleted function would hold their memory until the emulator stops.
+            _runtime.forget(function_name.split(":")[6] if function_name.startswith("arn:") else function_name)
+
+    return delete_function
+
+
 def _split_function_name(name: str, region: str) -> tuple[str, str, str | None]:
     """(account, name, qualifier) from a function name, partial ARN or full ARN."""
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -775,6 +785,58 @@ def _install_shared_snapshot(_: Any) -> None:
         module.copy = _SnapshotCopyModule()
 
 
+# --- Memory: what a finished execution keeps ----------------------------------------------------
+
+class _FinishedEnvironment:
+    """Stands for a finished execution's interpreter Environment: only what the APIs read afterwards.
+
+    The history (event_manager), the callback pool (SendTask* scan it) and the map-run records
+    (ListMapRuns, DescribeMapRun, UpdateMapRun) are the very same objects; the frames, heap, stack,
+    states, variables, locks and events only a running program uses are let go."""
+
+    __slots__ = ("event_manager", "callback_pool_manager", "map_run_record_pool_manager",
+                 "execution_type", "_program_state")
+
+    def __init__(self, env: Any) -> None:
+        self.event_manager = env.event_manager
+        self.callback_pool_manager = env.callback_pool_manager
+        self.map_run_record_pool_manager = env.map_run_record_pool_manager
+        self.execution_type = env.execution_type
+        self._program_state = env._program_state
+
+    def program_state(self) -> Any:
+        import copy
+
+        return copy.deepcopy(self._program_state)
+
+    def is_running(self) -> bool:
+        return False
+
+    def is_frame(self) -> bool:
+        return False
+
+    def set_stop(self, stop_date: Any, cause: Any, error: Any) -> None:
+        pass  # Environment.set_stop changes nothing once the program has ended
+
+
+def _release_running_state(execution: Any) -> None:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    if type(env) is Environment and not env.is_running():
+        worker.env = _FinishedEnvironment(env)
+
+
+def _finished_execution_released(original: Any) -> Any:
+    def terminated(self: Any) -> None:
+        original(self)
+        # Every finished execution kept its whole interpreter environment (~35 KB) for good.
+        _release_running_state(self.execution)
+
+    return terminated
+
+
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 _EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state"
 _RESULT_PATH = "moto.stepfunctions.parser.asl.component.common.path.result_path"
@@ -791,12 +853,18 @@ _PARSER_MODELS = "moto.stepfunctions.parser.models"
 _MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
 _CLOUDWATCH = "moto.cloudwatch.models"
 _MOCK_EVAL = "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils"
+_EXECUTION = "moto.stepfunctions.parser.backend.execution"
 
 PATCHES: list[Patch] = [
     Patch("lambda_invoke_runs_handler_code",
           "Without Docker moto cannot run a function; run it in a warm worker subprocess instead.",
           "moto.awslambda.models", "LambdaFunction.invoke", "dadc324f30aed38b",
           lambda rt: _replace("moto.awslambda.models", "LambdaFunction.invoke", _lambda_invoke)),
+    Patch("deleted_function_stops_its_workers",
+          "Deleting a function leaves its warm workers (and their memory) running.",
+          "moto.awslambda.models", "LambdaBackend.delete_function", "828280c86a667d39",
+          lambda rt: _replace("moto.awslambda.models", "LambdaBackend.delete_function",
+                              _deleted_function_stops_workers)),
     Patch("sfn_invokes_lambda_in_process",
           "moto's interpreter calls Lambda over HTTP with a new boto3 client per call; call the backend directly.",
           "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
@@ -927,6 +995,10 @@ PATCHES: list[Patch] = [
           "Every execution keeps its own deep copy of the state machine, even when it has not changed.",
           _PARSER_MODELS, "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
           _install_shared_snapshot),
+    Patch("finished_execution_releases_interpreter_state",
+          "A finished execution keeps its interpreter environment (frames, locks, state copies): memory grows.",
+          _EXECUTION, "BaseExecutionWorkerCommunication.terminated", "360372a6a57bf99b",
+          lambda rt: _replace(_EXECUTION, "BaseExecutionWorkerCommunication.terminated", _finished_execution_released)),
 ]
 
 
