@@ -83,3 +83,20 @@ def no_submissions():
     checks._SUBMITTED.clear()
     yield
     checks._SUBMITTED.clear()
+
+
+def restore_mock_config(lab) -> None:
+    """Point the session's emulator back at the SFN_MOCK_CONFIG it started with (if any).
+
+    The emulator only accepts a file that exists; the test that owns that file writes it later,
+    so an empty MockConfigFile stands in until then.
+    """
+    import json
+    from pathlib import Path
+
+    from labhelpers import use_mock_config
+
+    path = os.environ.get("SFN_MOCK_CONFIG")
+    if path and not Path(path).exists():
+        Path(path).write_text(json.dumps({"StateMachines": {}, "MockedResponses": {}}))
+    use_mock_config(path, lab)

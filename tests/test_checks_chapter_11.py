@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 
 import pytest
+from conftest import restore_mock_config  # the root conftest.py
 
 from labhelpers import checks, config, connect, render_definition, use_mock_config
 from labhelpers.executions import run_execution
@@ -20,18 +19,6 @@ pytestmark = pytest.mark.usefixtures("no_submissions")
 
 SEED = json.loads((config.DATA_DIR / "seed_input.json").read_text())
 RETRY = [{"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1.0}]
-
-
-def restore_mock_config(lab) -> None:
-    """Point the session's emulator back at the SFN_MOCK_CONFIG it started with (if any).
-
-    The emulator only accepts a file that exists; the test that owns that file writes it later,
-    so an empty MockConfigFile stands in until then.
-    """
-    path = os.environ.get("SFN_MOCK_CONFIG")
-    if path and not Path(path).exists():
-        Path(path).write_text(json.dumps({"StateMachines": {}, "MockedResponses": {}}))
-    use_mock_config(path, lab)
 
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from pathlib import Path
 
 import pytest
+from conftest import restore_mock_config  # the root conftest.py
 from botocore.exceptions import ClientError
 
 from labhelpers import Lab, connect, diagnostics_frame, use_mock_config
@@ -18,18 +17,6 @@ from labhelpers.exercises.validation import reachable_functions
 TASK = {"StartAt": "Work", "States": {"Work": {
     "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
     "Parameters": {"FunctionName": "not-deployed", "Payload.$": "$"}, "OutputPath": "$.Payload", "End": True}}}
-
-
-def restore_mock_config(lab) -> None:
-    """Point the session's emulator back at the SFN_MOCK_CONFIG it started with (if any).
-
-    The emulator only accepts a file that exists; the test that owns that file writes it later,
-    so an empty MockConfigFile stands in until then.
-    """
-    path = os.environ.get("SFN_MOCK_CONFIG")
-    if path and not Path(path).exists():
-        Path(path).write_text(json.dumps({"StateMachines": {}, "MockedResponses": {}}))
-    use_mock_config(path, lab)
 
 
 @pytest.fixture
