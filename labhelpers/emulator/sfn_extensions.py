@@ -308,14 +308,14 @@ PATCHES: list[Patch] = [
           "moto's HTTP layer has no TestState; its TestStateExecution is never reached.",
           _TEST_STATE_EXECUTION, "TestStateExecution.to_test_state_output", "6d0d802301574712",
           _add_action("test_state", _test_state)),
-    Patch("jsonata_evaluated_by_jsonata_python",
+    Patch.replacing("jsonata_evaluated_by_jsonata_python",
           "moto's JSONata evaluator is a stub (a JVM bridge that is never started): every JSONata state fails.",
           _STRING_EXPR, "StringJSONata._eval_body", "277b6f4132141b36",
-          lambda rt: _replace(_STRING_EXPR, "StringJSONata._eval_body", _jsonata_string_eval)),
-    Patch("variable_references_evaluated_by_jsonata_python",
+          _jsonata_string_eval),
+    Patch.replacing("variable_references_evaluated_by_jsonata_python",
           "$variable references in JSONPath fields go through the same stubbed JSONata evaluator.",
           _STRING_EXPR, "StringVariableSample._eval_body", "4aa01e616a9824dd",
-          lambda rt: _replace(_STRING_EXPR, "StringVariableSample._eval_body", _variable_sample_eval)),
+          _variable_sample_eval),
     Patch("jsonpath_filter_without_match_is_empty",
           "A JSONPath filter ([?(...)], with && or ||) that matches nothing fails the state with "
           "States.Runtime; AWS gives an empty list.",
@@ -329,10 +329,10 @@ PATCHES: list[Patch] = [
           _MODELS, "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
           lambda rt: _wrap_current(_MODELS, "StepFunctionsParserBackend.start_execution",
                                    _mocked_start_execution)),
-    Patch("mock_config_reaches_the_worker",
+    Patch.replacing("mock_config_reaches_the_worker",
           "moto's Execution never hands its mock test case to the execution worker.",
           _EXECUTION, "Execution._get_start_execution_worker", "f06f34d872b0c8b7",
-          lambda rt: _replace(_EXECUTION, "Execution._get_start_execution_worker", _worker_with_mock)),
+          _worker_with_mock),
 ]
 
 # Accelerated waits (POST /_lab/wait-speedup): their own module, their patches appended here.
