@@ -53,6 +53,26 @@ def source_fingerprint(func: Any) -> str:
     return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
 
 
+def _wrap_current(module: str, attribute: str, make: Callable[[Any], Any], marker: str | None = None) -> None:
+    """Like :func:`_replace`, but wrap the attribute as it is now, so patches of one function stack.
+
+    ``marker`` makes the wrap idempotent: a second install finds it and does nothing. moto's own
+    function stays reachable as ``__labhelpers_original__`` for the fingerprint test.
+    """
+    owner: Any = importlib.import_module(module)
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    current = getattr(owner, name)
+    if marker and getattr(current, marker, False):
+        return
+    replacement = make(current)
+    replacement.__labhelpers_original__ = getattr(current, "__labhelpers_original__", current)
+    if marker:
+        setattr(replacement, marker, True)
+    setattr(owner, name, replacement)
+
+
 def _replace(module: str, attribute: str, make: Callable[[Any], Any]) -> None:
     owner: Any = importlib.import_module(module)
     *path, name = attribute.split(".")

@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from labhelpers.emulator.patches import Patch, _replace
+from labhelpers.emulator.patches import Patch, _replace, _wrap_current
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -270,20 +270,6 @@ def _worker_with_mock(original: Any) -> Any:
 
 
 # --- the patches -------------------------------------------------------------------
-
-def _wrap_current(module: str, attribute: str, make: Any) -> None:
-    """Like patches._replace, but wraps the attribute as it is now, so patches can stack."""
-    import importlib
-
-    owner: Any = importlib.import_module(module)
-    *path, name = attribute.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    current = getattr(owner, name)
-    replacement = make(current)
-    replacement.__labhelpers_original__ = getattr(current, "__labhelpers_original__", current)
-    setattr(owner, name, replacement)
-
 
 def _add_action(name: str, func: Any) -> Any:
     def install(_: Any) -> None:

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from labhelpers.emulator.patches import Patch
+from labhelpers.emulator.patches import Patch, _wrap_current
 
 #: Beyond this a year-long wait would still take 30 s; more only hides mistakes.
 MAX_FACTOR = 1_000_000
@@ -114,21 +114,7 @@ def _accelerated_sleep(env: Any, seconds: float, factor: float) -> None:
 # --- the patches ------------------------------------------------------------------------------
 
 def _wrap(module: str, attribute: str, make: Any) -> None:
-    """Wrap the attribute as it is now (another patch may have replaced it already), keeping
-    moto's own function as ``__labhelpers_original__`` for the fingerprint test."""
-    import importlib
-
-    owner: Any = importlib.import_module(module)
-    *path, name = attribute.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    current = getattr(owner, name)
-    if getattr(current, "__labhelpers_wait_speedup__", False):
-        return  # installed already
-    replacement = make(current)
-    replacement.__labhelpers_original__ = getattr(current, "__labhelpers_original__", current)
-    replacement.__labhelpers_wait_speedup__ = True
-    setattr(owner, name, replacement)
+    _wrap_current(module, attribute, make, marker="__labhelpers_wait_speedup__")
 
 
 def _events_on_the_virtual_clock(original: Any) -> Any:
