@@ -175,6 +175,13 @@ def test_a_chunked_request_is_answered_and_then_closed(lab, emulator_port):
         conn.close()
 
 
+def test_s3_metadata_keys_keep_their_underscores(lab):
+    # The emulator's request handler is moto's (which keeps them), with keep-alive added.
+    lab.s3.put_object(Bucket=lab.names.bucket, Key="perf/meta.json", Body=b"{}", Metadata={"player_id": "p1"})
+    assert lab.s3.head_object(Bucket=lab.names.bucket, Key="perf/meta.json")["Metadata"] == {"player_id": "p1"}
+    lab.s3.delete_object(Bucket=lab.names.bucket, Key="perf/meta.json")
+
+
 def test_boto3_works_over_kept_alive_connections(lab):
     # S3 PUT and GET with bodies, DynamoDB, then Step Functions, all on pooled connections.
     for i in range(3):
@@ -408,3 +415,162 @@ def test_the_interpreter_state_is_released_when_an_execution_finishes(lab):
     assert lab.sfn.list_map_runs(executionArn=execution.arn)["mapRuns"] == []
     lab.sfn.stop_execution(executionArn=execution.arn)
     assert lab.sfn.describe_execution(executionArn=execution.arn)["status"] == "FAILED"
+
+
+def test_a_finished_execution_keeps_its_history_packed_and_unpacks_an_equal_copy():
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    manager = EventManager()
+    manager._history_event_list.extend([
+        {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": "2026-11-26T05:00:00.000Z",
+         "executionStartedEventDetails": {"input": '{"a": 1}', "inputDetails": {"truncated": False}}},
+        {"id": 2, "previousEventId": 1, "type": "ExecutionSucceeded", "timestamp": "2026-11-26T05:00:01.000Z",
+         "executionSucceededEventDetails": {"output": "null", "outputDetails": {"truncated": False}}}])
+    manager._lab_clock_offset_s = 3600.0
+    packed = patches._PackedHistory(manager)
+    first = packed.get_event_history()
+    assert first == manager.get_event_history()
+    first[0]["type"] = "changed"  # each answer is a copy of its own, as get_event_history's was
+    assert packed.get_event_history()[0]["type"] == "ExecutionStarted"
+    assert packed._lab_clock_offset_s == 3600.0  # the wait speed-up's clock travels with it
+    assert isinstance(packed._packed, bytes) and not hasattr(packed, "__dict__")
+
+
+# --- the interpreter's program-state copies -------------------------------------------------------
+
+def test_program_states_are_plain_objects_copied_as_deepcopy_would():
+    import abc
+    import copy
+
+    from moto.stepfunctions.parser.asl.eval import program_state
+
+    patches._install_json_copy(None)
+    assert {c.__name__ for c in patches._PLAIN_STATE_CLASSES} >= {
+        "ProgramRunning", "ProgramEnded", "ProgramError", "ProgramStopped", "ProgramTimedOut"}
+    for cls in patches._PLAIN_STATE_CLASSES:  # the shortcut holds only for plain classes
+        assert not any(name in vars(c) for c in cls.__mro__ if c not in (abc.ABC, object) for name in
+                       ("__slots__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__copy__"))
+    running = program_state.ProgramRunning()
+    running.next_state_name = "GenerateReport"
+    error = program_state.ProgramError({"error": "States.Runtime", "cause": "why"})
+    for state in (running, error, program_state.ProgramEnded()):
+        copied = patches._json_copy(state)
+        assert type(copied) is type(state) and vars(copied) == vars(copy.deepcopy(state))
+        assert copied is not state
+    assert patches._json_copy(error).error is not error.error
+
+
+# --- the response serializer's alias lookups ------------------------------------------------------
+
+def _serialized(operation: str, result) -> str:
+    from moto.core.serialize import XFormedAttributePicker, get_serializer_class
+    from moto.core.utils import get_service_model
+
+    model = get_service_model("stepfunctions").operation_model(operation)
+    serializer = get_serializer_class("stepfunctions", "json")(model, value_picker=XFormedAttributePicker())
+    return serializer.serialize(result)["body"]
+
+
+def test_serializer_alias_lookups_answer_as_before(monkeypatch):
+    import datetime
+
+    from moto.core.serialize import AttributePicker
+
+    class ExecutionListItem:  # an object (not a dict): the class-name alias applies to it
+        def __init__(self, i):
+            self.execution_arn = f"arn:aws:states:us-west-2:123456789012:execution:m:e{i}"
+            self.state_machine_arn = "arn:aws:states:us-west-2:123456789012:stateMachine:m"
+            self.name, self.status = f"e{i}", "SUCCEEDED"
+            self.start_date = datetime.datetime(2026, 11, 26, 5, i, tzinfo=datetime.timezone.utc)
+
+    class WithMeta(ExecutionListItem):
+        class Meta:
+            serialization_aliases = {"name": "status"}
+
+    listed = {"executions": [ExecutionListItem(1), {"executionArn": "a", "stateMachineArn": "m", "name": "d",
+                                                      "status": "RUNNING", "startDate": 0.0}, WithMeta(2)]}
+    original = getattr(AttributePicker.__call__, "__labhelpers_original__", AttributePicker.__call__)
+    monkeypatch.setattr(AttributePicker, "__call__", original)
+    before = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
+    monkeypatch.setattr(AttributePicker, "__call__", patches._alias_keys_cached(original))
+    after = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
+    assert after == before and '"e1"' in before[0] and '"name": "SUCCEEDED"' in before[0]
+    assert _serialized("ListExecutions", listed) == before[0]  # answered from the cache: the same
+
+
+# --- requests dispatched without Flask ------------------------------------------------------------
+
+_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/{service}/aws4_request, "
+         "SignedHeaders=host;x-amz-date, Signature=x")
+
+
+def _call(app, call, method: str, path: str, service: str, headers: dict | None = None, body: bytes = b"",
+          query: str = "") -> tuple[str, dict, bytes]:
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(method=method, path=path, query_string=query, data=body, headers={
+        "Host": "127.0.0.1:7544", "Authorization": _AUTH.format(service=service), **(headers or {})}).get_environ()
+    answer: dict = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer.update(status=status, headers=response_headers)
+
+    content = b"".join(call(app, environ, start_response))
+    volatile = re.compile(r"request-?id|id-2|^date$", re.I)
+    kept = {k.lower(): v for k, v in answer["headers"] if not volatile.search(k)}
+    return answer["status"], kept, re.sub(rb"<RequestId>[^<]*</RequestId>", b"", content)
+
+
+def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
+    from moto.core.utils import convert_to_flask_response
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    # The fast path repeats convert_to_flask_response's call: a change there must be looked at.
+    assert patches.source_fingerprint(convert_to_flask_response.__call__) == "2c82766d05909ebb"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    app = DomainDispatcherApplication(create_backend_app)
+    flask_path = getattr(DomainDispatcherApplication.__call__, "__labhelpers_original__",
+                         DomainDispatcherApplication.__call__)
+    fast_path = patches._dispatch_without_flask(flask_path)
+    bucket, table = f"fast-{uuid.uuid4().hex[:8]}", f"fast-{uuid.uuid4().hex[:8]}"
+    json_10 = lambda target: {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}  # noqa: E731
+    location = b"<CreateBucketConfiguration><LocationConstraint>us-west-2</LocationConstraint></CreateBucketConfiguration>"
+    setup = [("PUT", f"/{bucket}", "s3", {}, location),
+             ("PUT", f"/{bucket}/report.json", "s3", {"x-amz-meta-owner": "v", "Content-Type": "application/json"},
+              b'{"a": 1}'),
+             ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.CreateTable"), json.dumps({
+                 "TableName": table, "BillingMode": "PAY_PER_REQUEST",
+                 "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                 "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]}).encode())]
+    for method, path, service, headers, body in setup:
+        assert _call(app, flask_path, method, path, service, headers, body)[0].startswith("200")
+    same = [  # method, path, service, headers, body, query
+        ("GET", f"/{bucket}/report.json", "s3", {}, b"", ""),
+        ("HEAD", f"/{bucket}/report.json", "s3", {}, b"", ""),
+        ("GET", f"/{bucket}/missing.json", "s3", {}, b"", ""),
+        ("GET", f"/{bucket}", "s3", {}, b"", "list-type=2"),
+        ("PUT", f"/{bucket}/report.json", "s3", {"Content-Type": "application/json"}, b'{"a": 2}', ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.PutItem"),
+         json.dumps({"TableName": table, "Item": {"k": {"S": "1"}, "n": {"N": "2"}}}).encode(), ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
+         json.dumps({"TableName": table, "Key": {"k": {"S": "1"}}}).encode(), ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
+         json.dumps({"TableName": "no-such-table", "Key": {"k": {"S": "1"}}}).encode(), ""),
+        ("POST", "/", "states", json_10("AWSStepFunctions.ListStateMachines"), b"{}", ""),
+        ("POST", "/", "states", json_10("AWSStepFunctions.DescribeStateMachine"),
+         b'{"stateMachineArn": "arn:aws:states:us-west-2:123456789012:stateMachine:none"}', ""),
+        ("POST", "/", "monitoring", {"Content-Type": "application/x-www-form-urlencoded"},
+         b"Action=ListMetrics&Version=2010-08-01&Namespace=FastPath", ""),
+        ("POST", "/", "sts", {"Content-Type": "application/x-www-form-urlencoded"},
+         b"Action=GetCallerIdentity&Version=2011-06-15", ""),
+        ("OPTIONS", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888",
+                                                      "Access-Control-Request-Method": "GET"}, b"", ""),
+        ("GET", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888"}, b"", ""),
+    ]
+    for method, path, service, headers, body, query in same:
+        expected = _call(app, flask_path, method, path, service, headers, body, query)
+        assert _call(app, fast_path, method, path, service, headers, body, query) == expected, (method, path)
+    status, headers, content = _call(app, fast_path, "GET", f"/{bucket}/report.json", "s3")
+    assert status.startswith("200") and content == b'{"a": 2}'
+    assert headers["access-control-allow-origin"] == "*"

@@ -567,17 +567,19 @@ class _Invocation:
                 "local Lambda runtime (only pythonX.Y runtimes are)",
             )
         try:
-            code_dir = self.rt.code_dir(spec)
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            return self.fail(
-                "Runtime.InvalidEntrypoint",
-                f"RequestId: {self.rid} Error: could not unpack the function code: {e}",
-            )
-        try:
             pool, worker = self.rt.acquire(spec)
         except _Closed:
             return self.fail("Runtime.Unavailable", f"RequestId: {self.rid} Error: the local Lambda runtime is shut down")
         if worker is None:
+            # Only a new worker needs the code on disk (a warm one has it loaded).
+            try:
+                code_dir = self.rt.code_dir(spec)
+            except (zipfile.BadZipFile, OSError, ValueError) as e:
+                self.rt.started(pool, None)
+                return self.fail(
+                    "Runtime.InvalidEntrypoint",
+                    f"RequestId: {self.rid} Error: could not unpack the function code: {e}",
+                )
             try:
                 worker = self.rt.spawn(spec, code_dir)
             except Exception as e:

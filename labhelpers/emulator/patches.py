@@ -487,6 +487,44 @@ def _backend_lookup_cached(original: Any) -> Any:
     return get_backend_for_host
 
 
+def _dispatch_without_flask(original: Any) -> Any:
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from werkzeug.exceptions import HTTPException
+
+    from moto.core.utils import convert_to_flask_response
+    from moto.moto_api import recorder
+
+    def __call__(self: Any, environ: dict, start_response: Any) -> Any:
+        # Flask's request context, URL adapter and after-request hooks cost a fifth of an
+        # ordinary request. The view is moto's convert_to_flask_response around a callback:
+        # call it as that wrapper does, with the same Request class and Response class.
+        if environ.get("HTTP_ORIGIN") or environ.get("REQUEST_METHOD") == "OPTIONS":
+            return original(self, environ, start_response)  # CORS: flask_cors answers those
+        app = self.get_application(environ)
+        try:
+            endpoint, _ = app.url_map.bind_to_environ(environ).match()
+        except HTTPException:  # 404, 405, a redirect: Flask answers as it always did
+            return app(environ, start_response)
+        view = app.view_functions.get(endpoint)
+        if app.service == "moto_api" or type(view) is not convert_to_flask_response:
+            return app(environ, start_response)  # the dashboard renders Flask templates
+        request = app.request_class(environ)
+        recorder._record_request(request)
+        try:
+            result = view.callback(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        response = Response(response=content, status=status, headers=headers)
+        if request.method == "HEAD" and "content-length" in headers:
+            response.headers["Content-Length"] = headers["content-length"]
+        response.headers["Access-Control-Allow-Origin"] = "*"  # what flask_cors adds without an Origin
+        return response(environ, start_response)
+
+    return __call__
+
+
 class _Discard(list):
     """A list that keeps nothing: moto appends every thread it starts and never reads them."""
 
@@ -573,6 +611,47 @@ def _method_names_cached(original: Any) -> Any:
     return method_names_from_class
 
 
+_ALIAS_KEYS_MAX = 20_000  # (picker, class, member, shape) combinations; a few hundred in practice
+
+
+def _alias_keys_cached(original: Any) -> Any:
+    from moto.core.utils import get_value as lookup
+    from moto.core.serialize import MISSING
+
+    cache: dict[tuple, tuple[str, ...]] = {}
+
+    def __call__(self: Any, context: Any) -> Any:
+        # moto instantiates every alias provider for every member of every object it serializes
+        # (a ListExecutions page of 1,000: 6 providers x 6 members x 1,000). Which keys to try
+        # depends only on the picker, the object's class and the member's shape: compute once.
+        obj = context.obj
+        if "Meta" in getattr(obj, "__dict__", ()):  # aliases set on the instance itself
+            return original(self, context)
+        shape = context.shape
+        providers = self.alias_providers
+        cache_key = (type(self), tuple(providers) if type(providers) is list else providers,
+                     type(obj), context.key, shape, getattr(shape, "parent", None))
+        keys = cache.get(cache_key)
+        if keys is None:
+            if len(cache) >= _ALIAS_KEYS_MAX:
+                cache.clear()
+            keys = cache[cache_key] = tuple(self.get_possible_keys(context))
+        for possible_key in keys:
+            value = lookup(obj, possible_key, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        if self.response_transformers:
+            key_path = f"{context.key_path}.{context.key}"
+            for transform_path, transform in self.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(value)
+        return value
+
+    return __call__
+
+
 def _install_update_expression_parsed_once(_: Any) -> None:
     import functools
 
@@ -594,6 +673,8 @@ def _install_update_expression_parsed_once(_: Any) -> None:
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: The interpreter's ProgramState classes (filled when the json-copy patch is installed).
+_PLAIN_STATE_CLASSES: frozenset[type] = frozenset()
 
 
 def _json_copy(value: Any, _deepcopy: Callable[[Any], Any] | None = None) -> Any:
@@ -608,6 +689,12 @@ def _json_copy(value: Any, _deepcopy: Callable[[Any], Any] | None = None) -> Any
         return {k: (v if type(v) in _JSON_SCALARS else _json_copy(v)) for k, v in value.items()}
     if kind is list:
         return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
+    if kind in _PLAIN_STATE_CLASSES:
+        # Environment.program_state() deep-copies one of these at every state: plain objects
+        # whose attributes are JSON values, copied as copy.deepcopy would (class and __dict__).
+        clone = object.__new__(kind)
+        clone.__dict__.update(_json_copy(value.__dict__))
+        return clone
     import copy
 
     return copy.deepcopy(value)
@@ -637,6 +724,12 @@ JSON_COPY_USERS = tuple(f"moto.stepfunctions.parser.asl.{m}" for m in (
 
 
 def _install_json_copy(_: Any) -> None:
+    global _PLAIN_STATE_CLASSES
+    from moto.stepfunctions.parser.asl.eval import program_state
+
+    _PLAIN_STATE_CLASSES = frozenset(
+        cls for cls in vars(program_state).values()
+        if isinstance(cls, type) and issubclass(cls, program_state.ProgramState) and cls is not program_state.ProgramState)
     shim = _JsonCopyModule()
     for module_name in JSON_COPY_USERS:
         module = importlib.import_module(module_name)
@@ -813,18 +906,43 @@ def _install_shared_snapshot(_: Any) -> None:
 
 # --- Memory: what a finished execution keeps ----------------------------------------------------
 
+class _PackedHistory:
+    """Stands for a finished execution's EventManager: its history, pickled and compressed.
+
+    A history of 25 events is about 50 dicts and 150 strings that live as long as the
+    execution; packed it is one bytes object of about 1.5 KB. GetExecutionHistory unpacks a
+    fresh copy each time (EventManager.get_event_history returned a deep copy too)."""
+
+    __slots__ = ("_packed", "_lab_clock_offset_s")
+
+    def __init__(self, manager: Any) -> None:
+        import pickle
+        import zlib
+
+        with manager._mutex:  # pickling copies: no need for get_event_history's deep copy first
+            self._packed = zlib.compress(pickle.dumps(manager._history_event_list, pickle.HIGHEST_PROTOCOL), 1)
+        # The wait speed-up's clock offset (wait_speedup.clock_offset reads it), when it has one.
+        self._lab_clock_offset_s = getattr(manager, "_lab_clock_offset_s", 0.0)
+
+    def get_event_history(self) -> list:
+        import pickle
+        import zlib
+
+        return pickle.loads(zlib.decompress(self._packed))
+
+
 class _FinishedEnvironment:
     """Stands for a finished execution's interpreter Environment: only what the APIs read afterwards.
 
-    The history (event_manager), the callback pool (SendTask* scan it) and the map-run records
-    (ListMapRuns, DescribeMapRun, UpdateMapRun) are the very same objects; the frames, heap, stack,
+    The history (packed: _PackedHistory), the callback pool (SendTask* scan it) and the map-run
+    records (ListMapRuns, DescribeMapRun, UpdateMapRun) are kept; the frames, heap, stack,
     states, variables, locks and events only a running program uses are let go."""
 
     __slots__ = ("event_manager", "callback_pool_manager", "map_run_record_pool_manager",
                  "execution_type", "_program_state")
 
     def __init__(self, env: Any) -> None:
-        self.event_manager = env.event_manager
+        self.event_manager = _PackedHistory(env.event_manager)
         self.callback_pool_manager = env.callback_pool_manager
         self.map_run_record_pool_manager = env.map_run_record_pool_manager
         self.execution_type = env.execution_type
@@ -963,6 +1081,9 @@ PATCHES: list[Patch] = [
           "Every request lists moto's package directory under a global lock to find its backend.",
           _DISPATCHER, "DomainDispatcherApplication.get_backend_for_host", "1f41972c1e4e660f",
           _backend_lookup_cached),
+    Patch.replacing("requests_dispatched_without_flask",
+          "Flask's request context and hooks around every request cost a fifth of its CPU.",
+          _DISPATCHER, "DomainDispatcherApplication.__call__", "7b12179deceda48d", _dispatch_without_flask),
     Patch("sfn_threads_not_retained",
           "moto keeps every thread the interpreter ever started in TMP_THREADS: memory grows per execution.",
           _EXECUTION_WORKER, "ExecutionWorker.start", "0b502dd3a4e5fd2b", _install_threads_not_retained),
@@ -981,6 +1102,10 @@ PATCHES: list[Patch] = [
           "Every request lists its response class's methods with inspect.getmembers().",
           "moto.core.responses", "BaseResponse.call_action", "26076963fd17fd1a",
           lambda rt: _replace("moto.core.responses", "method_names_from_class", _method_names_cached)),
+    Patch.replacing("serializer_alias_keys_computed_once",
+          "The response serializer builds six alias providers per member of every object it writes.",
+          "moto.core.serialize", "AttributePicker.__call__", "c15da8ec29c1afa4",
+          _alias_keys_cached),
     Patch("dynamodb_update_expression_parsed_once",
           "Every UpdateItem tokenizes and parses its UpdateExpression twice (responses and models).",
           _DYNAMODB_EXPRESSIONS, "UpdateExpressionParser.make", "2c00ed96d6e191f2",

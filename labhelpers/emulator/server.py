@@ -91,7 +91,8 @@ _request_state = threading.local()
 
 
 def keep_alive_handler() -> type:
-    """werkzeug's request handler, quiet, and keeping HTTP/1.1 connections alive.
+    """moto's request handler (werkzeug's, keeping S3 metadata headers with underscores), quiet,
+    and keeping HTTP/1.1 connections alive.
 
     werkzeug closes every connection, so boto3 (in notebooks and in each Lambda worker)
     paid a TCP handshake and a new server thread per request. werkzeug closes because it
@@ -99,9 +100,9 @@ def keep_alive_handler() -> type:
     full before the application runs removes that problem, so the ``Connection: close``
     it always sends is dropped. Chunked uploads, HTTP/1.0 and failed requests still close.
     """
-    from werkzeug.serving import WSGIRequestHandler
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class KeepAliveHandler(WSGIRequestHandler):
+    class KeepAliveHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
         # An idle kept-alive connection holds one thread; a silent client frees it after this.
         timeout = KEEP_ALIVE_IDLE_S
