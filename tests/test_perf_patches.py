@@ -175,6 +175,27 @@ def test_a_chunked_request_is_answered_and_then_closed(lab, emulator_port):
         conn.close()
 
 
+def test_werkzeug_drains_through_selectors_only_after_a_response():
+    # The emulator hands werkzeug.serving a stand-in for ``selectors`` (server._NothingToDrain):
+    # it must still be the drain after each response, the only use werkzeug makes of the module.
+    import inspect
+
+    import werkzeug.serving
+
+    from labhelpers.emulator import server
+
+    assert set(re.findall(r"\bselectors\.(\w+)", inspect.getsource(werkzeug.serving))) == {
+        "DefaultSelector", "EVENT_READ"}
+    drain = server._NothingToDrain()
+    server._request_state.body_buffered = True
+    try:
+        assert drain.DefaultSelector().select(timeout=0.01) == []
+    finally:
+        server._request_state.body_buffered = False
+    with drain.DefaultSelector() as real:  # a body not read in full: werkzeug drains it as before
+        assert type(real).__module__ == "selectors"
+
+
 def test_s3_metadata_keys_keep_their_underscores(lab):
     # The emulator's request handler is moto's (which keeps them), with keep-alive added.
     lab.s3.put_object(Bucket=lab.names.bucket, Key="perf/meta.json", Body=b"{}", Metadata={"player_id": "p1"})

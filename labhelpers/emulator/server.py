@@ -11,14 +11,12 @@ import io
 import json
 import logging
 import os
+import selectors
 import signal
 import socket
 import sys
 import threading
 import time
-
-#: Seconds an idle kept-alive connection may hold its server thread.
-KEEP_ALIVE_IDLE_S = 300
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,6 +88,33 @@ class LabApp:
 _request_state = threading.local()
 
 
+class _NothingToDrain:
+    """Stands for the ``selectors`` module inside werkzeug.serving.
+
+    After every response werkzeug opens an epoll selector and waits up to 10 ms for an unread
+    request body to discard. A body the handler has already read in full leaves nothing to
+    discard: the selector it gets then answers at once, without a system call.
+    """
+
+    EVENT_READ = selectors.EVENT_READ
+
+    def DefaultSelector(self) -> object:  # noqa: N802 (the name werkzeug calls)
+        if getattr(_request_state, "body_buffered", False):
+            return _EmptySelector()
+        return selectors.DefaultSelector()
+
+
+class _EmptySelector:
+    def register(self, *args: object) -> None:
+        pass
+
+    def select(self, timeout: float | None = None) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 def keep_alive_handler() -> type:
     """moto's request handler (werkzeug's, keeping S3 metadata headers with underscores), quiet,
     and keeping HTTP/1.1 connections alive.
@@ -100,28 +125,39 @@ def keep_alive_handler() -> type:
     full before the application runs removes that problem, so the ``Connection: close``
     it always sends is dropped. Chunked uploads, HTTP/1.0 and failed requests still close.
     """
+    import werkzeug.serving
+
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    werkzeug.serving.selectors = _NothingToDrain()  # type: ignore[assignment]
 
     class KeepAliveHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
-        # An idle kept-alive connection holds one thread; a silent client frees it after this.
-        timeout = KEEP_ALIVE_IDLE_S
+        # No socket timeout: with one, every recv and send is preceded by a poll(), and each of
+        # the two gives up and takes back the GIL. An idle kept-alive connection holds its
+        # thread until the client closes it (a process that ends closes its connections).
+        timeout = None
+        # Buffered: the status line, headers and body leave in one send, not two (werkzeug
+        # flushes after each write; handle_expect_100 below flushes its interim answer).
+        wbufsize = 64 * 1024
         _keep_alive = False
 
         def setup(self) -> None:
             super().setup()
-            # Headers and body leave in two writes: without NODELAY, Nagle holds the body
-            # until the client's delayed ACK (40 ms) on a kept-alive connection.
+            # A large response leaves in several writes: without NODELAY, Nagle holds the last
+            # one until the client's delayed ACK (40 ms) on a kept-alive connection.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def run_wsgi(self) -> None:
             stream = self.rfile
             self._keep_alive = self._buffer_body()
             _request_state.failed = False
+            _request_state.body_buffered = self._keep_alive
             try:
                 super().run_wsgi()
             finally:
                 self.rfile = stream
+                _request_state.body_buffered = False
             if not self._keep_alive or _request_state.failed:
                 self.close_connection = True
 
@@ -138,6 +174,12 @@ def keep_alive_handler() -> type:
             # this request's body, so the next request on the connection stays intact.
             self.rfile = io.BytesIO(body)
             return len(body) == max(length, 0)
+
+        def handle_expect_100(self) -> bool:
+            # "100 Continue" must reach the client now: it sends the body only after it.
+            answered = super().handle_expect_100()
+            self.wfile.flush()
+            return answered
 
         def send_header(self, keyword: str, value: str) -> None:
             if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
