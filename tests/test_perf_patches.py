@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -104,6 +105,35 @@ def test_a_state_machine_timeout_still_stops_the_execution(lab):
     arn = _state_machine(lab, {"TimeoutSeconds": 1, "StartAt": "W",
                                "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
     assert _run(lab, arn).status == "TIMED_OUT"
+
+
+def test_reused_threads_run_tasks_at_once_and_are_reused(monkeypatch):
+    import threading
+
+    pool = patches._ReusedThreads(keep_idle=2)
+    first_done, second_may_finish, idents, names = threading.Event(), threading.Event(), [], []
+
+    def waits_for_the_other():  # a branch may wait for its sibling: tasks never queue
+        second_may_finish.wait(5)
+        idents.append(threading.get_ident())
+        first_done.set()
+
+    pool.start(waits_for_the_other, "A")
+    pool.start(lambda: (idents.append(threading.get_ident()), second_may_finish.set()), "B")
+    assert first_done.wait(5)
+    deadline = time.monotonic() + 5
+    while len(pool._idle) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_type))
+    done = threading.Event()
+    pool.start(lambda: 1 / 0, "C")  # reported as an unhandled thread exception, and the thread lives on
+    pool.start(lambda: (idents.append(threading.get_ident()), names.append(threading.current_thread().name),
+                        done.set()), "D")
+    assert done.wait(5) and reported == [ZeroDivisionError]
+    assert names == ["D"] and len(pool._idle) <= 2
+    assert idents[2] in idents[:2]  # D ran on a thread that A or B had used
+    assert threading.active_count() < 50
 
 
 def test_parallel_branches_still_run_and_keep_their_order(lab):

@@ -553,14 +553,89 @@ def _install_threads_not_retained(_: Any) -> None:
         setattr(importlib.import_module(module_name), "TMP_THREADS", sink)
 
 
-def _branch_thread_named_briefly(original: Any) -> Any:
+class _ReusedThreads:
+    """Runs the interpreter's short-lived threads (one per execution, one per Parallel branch)
+    on threads that are kept and reused, like a pool with no upper bound.
+
+    Starting a thread costs system calls (stack, TLS) and two context switches while the
+    starter waits for it to run; the lab machine started three per execution. Up to
+    ``keep_idle`` idle threads wait for the next task; a busy pool starts new ones, so a task
+    never waits for another to finish (a branch may wait for its sibling)."""
+
+    def __init__(self, keep_idle: int = 256) -> None:
+        self.keep_idle = keep_idle
+        self._lock = threading.Lock()
+        self._idle: list[_ReusedThread] = []
+
+    def start(self, task: Callable[[], None], name: str) -> None:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            _ReusedThread(self, task, name)
+        else:
+            worker.give(task, name)
+
+    def idle(self, worker: "_ReusedThread") -> bool:
+        """Called by a thread that finished its task: True if it should wait for another."""
+        with self._lock:
+            if len(self._idle) >= self.keep_idle:
+                return False
+            self._idle.append(worker)
+            return True
+
+
+class _ReusedThread:
+    def __init__(self, pool: _ReusedThreads, task: Callable[[], None], name: str) -> None:
+        self.pool = pool
+        self.task: Callable[[], None] | None = task
+        self.name = name
+        self.wake = threading.Lock()
+        self.wake.acquire()  # held: the thread blocks on it until give() releases it
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def give(self, task: Callable[[], None], name: str) -> None:
+        self.task, self.name = task, name
+        self.wake.release()
+
+    def _run(self) -> None:
+        import sys
+
+        while True:
+            task, self.task = self.task, None
+            try:
+                task()
+            except BaseException:  # what an unhandled exception in a thread does: report it
+                threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread())))
+            del task
+            if not self.pool.idle(self):
+                return
+            self.wake.acquire()
+            threading.current_thread().name = self.name
+
+
+_interpreter_threads = _ReusedThreads()
+
+
+def _execution_threads_reused(original: Any) -> Any:
+    def start(self: Any) -> None:
+        _interpreter_threads.start(self._execution_logic, "ExecutionWorker")
+
+    return start
+
+
+def _branch_threads_reused(original: Any) -> Any:
     def start(self: Any) -> None:
         if self._worker_thread is not None:
             raise RuntimeError("Attempted to rerun BranchWorker.")
-        # moto names the thread f"BranchWorker_${program}": the repr of the whole branch,
+        self._worker_thread = threading.current_thread()  # moto only logs its native_id
+
+        def run() -> None:
+            self._worker_thread = threading.current_thread()
+            self._thread_routine()
+
+        # moto named the thread f"BranchWorker_${program}": the repr of the whole branch,
         # rendered (CPU) and kept (8 KB) for every branch of every execution.
-        self._worker_thread = threading.Thread(target=self._thread_routine, name="BranchWorker", daemon=True)
-        self._worker_thread.start()
+        _interpreter_threads.start(run, "BranchWorker")
 
     return start
 
@@ -1087,10 +1162,13 @@ PATCHES: list[Patch] = [
     Patch("sfn_threads_not_retained",
           "moto keeps every thread the interpreter ever started in TMP_THREADS: memory grows per execution.",
           _EXECUTION_WORKER, "ExecutionWorker.start", "0b502dd3a4e5fd2b", _install_threads_not_retained),
-    Patch.replacing("parallel_branch_thread_named_briefly",
-          "Each Parallel branch thread is named after the repr of the whole branch (CPU and 8 KB each).",
+    Patch.replacing("execution_threads_reused",
+          "Every execution starts a new thread (system calls and two context switches each).",
+          _EXECUTION_WORKER, "ExecutionWorker.start", "0b502dd3a4e5fd2b", _execution_threads_reused),
+    Patch.replacing("parallel_branch_threads_reused",
+          "Each Parallel branch starts a new thread, named after the repr of the whole branch (CPU and 8 KB).",
           _BRANCH_WORKER, "BranchWorker.start", "30f9035b0a7ba470",
-          _branch_thread_named_briefly),
+          _branch_threads_reused),
     Patch.replacing("program_without_timeout_runs_inline",
           "Every execution and branch starts a watchdog thread even without TimeoutSeconds.",
           _PROGRAM, "Program.eval", "6d701880064a8970",
