@@ -157,6 +157,25 @@ def test_backend_lookup_is_computed_once_per_host():
     assert seen == ["a", "b"]
 
 
+def test_account_backends_are_found_without_the_lock_and_still_registered_and_reset():
+    from moto.core.base_backend import BackendDict
+    from moto.sns.models import SNSBackend
+
+    # The fast path relies on moto registering a BackendDict when it creates an account's
+    # backend, and clearing both on reset: a change there must be looked at.
+    assert patches.source_fingerprint(BackendDict._create_account_specific_backend) == "efcc193ee3ca3337"
+    assert patches.source_fingerprint(BackendDict.reset) == "3d511e2c8b710d85"
+    original = getattr(BackendDict.__getitem__, "__labhelpers_original__", BackendDict.__getitem__)
+    lookup = patches._account_backend_found_without_lock(original)
+    backends = BackendDict(SNSBackend, "sns")
+    created = lookup(backends, "111122223333")  # new: created and registered by moto
+    assert backends in BackendDict._instances
+    assert lookup(backends, "111122223333") is created is original(backends, "111122223333")
+    BackendDict.reset()
+    assert backends not in BackendDict._instances and "111122223333" not in backends
+    assert lookup(backends, "111122223333") is not created and backends in BackendDict._instances
+
+
 def test_jsonpath_lookups_answer_as_before_from_the_cache():
     from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -192,6 +211,29 @@ def test_connections_stay_open_between_requests_with_bodies(lab, emulator_port):
         assert conn.sock is sock  # the same TCP connection answered every request
     finally:
         conn.close()
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(lab, emulator_port):
+    # botocore sends "Expect: 100-continue" for S3 uploads and holds the body until the interim
+    # answer arrives: a buffered "100 Continue" left every S3 PutObject of a Lambda hanging.
+    import socket
+
+    body = b"{}"
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**_HEADERS, "Host": f"127.0.0.1:{emulator_port}",
+                                                 "Content-Length": len(body), "Expect": "100-continue"}.items())
+    with socket.create_connection(("127.0.0.1", emulator_port), timeout=5) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\n{head}\r\n".encode())
+        answer = sock.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 100 Continue")  # before any body was sent
+        sock.sendall(body)
+        while b"stateMachines" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        interim = b"HTTP/1.1 100 Continue\r\n\r\n"  # http.server and werkzeug each send one
+        while answer.startswith(interim):
+            answer = answer[len(interim):]
+        assert answer.startswith(b"HTTP/1.1 200 OK")
 
 
 def test_a_chunked_request_is_answered_and_then_closed(lab, emulator_port):

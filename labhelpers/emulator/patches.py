@@ -16,6 +16,7 @@ import io
 import logging
 import math
 import re
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -487,6 +488,19 @@ def _backend_lookup_cached(original: Any) -> Any:
     return get_backend_for_host
 
 
+def _account_backend_found_without_lock(original: Any) -> Any:
+    def __getitem__(self: Any, account_id: str) -> Any:
+        # moto takes its global backend lock and scans the list of every service's backends
+        # (a Python __eq__ per service) on each lookup, several times per request. An account
+        # already present was registered when it was created (and a reset clears both).
+        try:
+            return dict.__getitem__(self, account_id)
+        except KeyError:
+            return original(self, account_id)
+
+    return __getitem__
+
+
 def _dispatch_without_flask(original: Any) -> Any:
     from botocore.exceptions import ClientError
     from flask import Response
@@ -598,8 +612,6 @@ class _ReusedThread:
         self.wake.release()
 
     def _run(self) -> None:
-        import sys
-
         while True:
             task, self.task = self.task, None
             try:
@@ -985,7 +997,7 @@ class _PackedHistory:
     """Stands for a finished execution's EventManager: its history, pickled and compressed.
 
     A history of 25 events is about 50 dicts and 150 strings that live as long as the
-    execution; packed it is one bytes object of about 1.5 KB. GetExecutionHistory unpacks a
+    execution; packed it is one bytes object of well under 2 KB. GetExecutionHistory unpacks a
     fresh copy each time (EventManager.get_event_history returned a deep copy too)."""
 
     __slots__ = ("_packed", "_lab_clock_offset_s")
@@ -1156,6 +1168,9 @@ PATCHES: list[Patch] = [
           "Every request lists moto's package directory under a global lock to find its backend.",
           _DISPATCHER, "DomainDispatcherApplication.get_backend_for_host", "1f41972c1e4e660f",
           _backend_lookup_cached),
+    Patch.replacing("account_backend_found_without_lock",
+          "Every backend lookup takes moto's global lock and scans all services' backends.",
+          "moto.core.base_backend", "BackendDict.__getitem__", "16766ef9c002fbc6", _account_backend_found_without_lock),
     Patch.replacing("requests_dispatched_without_flask",
           "Flask's request context and hooks around every request cost a fifth of its CPU.",
           _DISPATCHER, "DomainDispatcherApplication.__call__", "7b12179deceda48d", _dispatch_without_flask),
