@@ -60,6 +60,16 @@ def require_machine(lab: Lab, name: str, hint: str) -> tuple[str, dict]:
     return found
 
 
+def require_function(lab: Lab, base: str) -> str:
+    """The prefixed name of an exercise function; a missing function means the exercise is not done yet."""
+    from labhelpers.checks import NotDone
+
+    name = lab.names.prefixed(base)
+    if function_config(lab, name) is None:
+        raise NotDone(f"No function {name} yet.")
+    return name
+
+
 def invoke(lab: Lab, name: str, payload: Any, log_tail: bool = False) -> tuple[bool, Any, str]:
     """Invoke a function: (succeeded, result or error payload, decoded log tail or "")."""
     import base64

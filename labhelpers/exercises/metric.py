@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from labhelpers.checks import NotDone, NotRight, exercise
-from labhelpers.exercises._common import error_text, function_config, invoke, metric_sample_count, poll
+from labhelpers.exercises._common import error_text, invoke, metric_sample_count, poll, require_function
 from labhelpers.lab import Lab
 
 PUT_METRIC_ANY_ORDER = "PutMetricAnyOrder"
@@ -17,9 +17,7 @@ _DB_BRANCH = {"db": "updated"}  # a branch output without time_played
 @exercise("putmetric-any-order", "PutMetric that finds time_played in any branch", "03",
           hint="Look through every element of the event for the first object that has a time_played.")
 def check_putmetric_any_order(lab: Lab) -> str:
-    name = lab.names.prefixed(PUT_METRIC_ANY_ORDER)
-    if function_config(lab, name) is None:
-        raise NotDone(f"No function {name} yet.")
+    name = require_function(lab, PUT_METRIC_ANY_ORDER)
     before = metric_sample_count(lab)
     for label, event in (("report branch first", [_PLAYER, _DB_BRANCH]),
                          ("report branch second", [_DB_BRANCH, _PLAYER])):

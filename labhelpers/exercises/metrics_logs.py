@@ -11,9 +11,9 @@ from labhelpers.exercises._common import (
     _MISSING,
     _code,
     error_text,
-    function_config,
     invoke,
     poll,
+    require_function,
 )
 from labhelpers.lab import Lab
 
@@ -75,9 +75,7 @@ def _candidates(lab: Lab, value: str) -> list[Dimensions]:
           hint='Copy PutMetric, add Dimensions=[{"Name": "Level", "Value": <the player\'s level>}], '
                "deploy it as PutMetricByLevel and invoke it for at least 3 levels.")
 def check_metric_per_level(lab: Lab) -> str:
-    name = lab.names.prefixed(PUT_METRIC_BY_LEVEL)
-    if function_config(lab, name) is None:
-        raise NotDone(f"No function {name} yet.")
+    name = require_function(lab, PUT_METRIC_BY_LEVEL)
     level = _PROBE["level"]
     candidates = _candidates(lab, level)
     before = dict(zip(candidates, _sample_counts(lab, candidates)))
@@ -121,9 +119,7 @@ def check_metric_per_level(lab: Lab) -> str:
           hint="logging.info(...) naming the object key, and logging.getLogger().setLevel(logging.INFO) "
                "at module level; deploy it as GenerateReportLogged.")
 def check_report_log_line(lab: Lab) -> str:
-    name = lab.names.prefixed(GENERATE_REPORT_LOGGED)
-    if function_config(lab, name) is None:
-        raise NotDone(f"No function {name} yet.")
+    name = require_function(lab, GENERATE_REPORT_LOGGED)
     key = f"{_LOG_PROBE['user_id']}_report_{_LOG_PROBE['level']}.txt"
     ok, result, tail = invoke(lab, name, _LOG_PROBE, log_tail=True)
     if not ok:
