@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -266,6 +267,77 @@ def test_werkzeug_drains_through_selectors_only_after_a_response():
         server._request_state.body_buffered = False
     with drain.DefaultSelector() as real:  # a body not read in full: werkzeug drains it as before
         assert type(real).__module__ == "selectors"
+
+
+_HEADER_BLOCKS = [
+    b"Host: 127.0.0.1:7544\r\nX-Amz-Target: DynamoDB_20120810.UpdateItem\r\nContent-Length: 2\r\n\r\n",
+    b"host:x\r\nX-Amz-Meta-My_Key:  spaced value  \r\nx-amz-meta-my_key: second\r\nA: b: c\r\n\r\n",
+    b"Expect: 100-continue\r\nContent-Type: text/plain\nEmpty:\r\n\r\n",
+    b"Folded: first\r\n  continued\r\nNext: 1\r\n\r\n",  # obs-fold: the email parser's case
+    b"Bad Name: x\r\nOther: y\r\n\r\n",  # a space in a name: also the email parser's
+    b":no name\r\nX: 1\r\n\r\n",
+    b"\r\n",  # no headers at all
+]
+
+
+@pytest.mark.parametrize("block", _HEADER_BLOCKS)
+def test_request_headers_read_as_http_client_reads_them(block):
+    import io
+
+    from labhelpers.emulator import server
+
+    expected = http.client.parse_headers(io.BytesIO(block + b"GET / HTTP/1.1\r\n"))
+    stream = io.BytesIO(block + b"GET / HTTP/1.1\r\n")
+    headers = server.read_headers(stream, http.client.HTTPMessage)
+    assert stream.read() == b"GET / HTTP/1.1\r\n"  # the next request is left unread
+    assert headers.items() == expected.items() and headers.keys() == expected.keys()
+    for name in ("host", "X-AMZ-META-MY_KEY", "Expect", "content-type", "Empty", "folded", "missing", "", "a"):
+        assert headers.get(name) == expected.get(name) and headers.get(name, "-") == expected.get(name, "-")
+        assert headers[name] == expected[name] and (name in headers) == (name in expected)
+
+
+def test_request_header_limits_are_http_clients():
+    import io
+
+    from labhelpers.emulator import server
+
+    with pytest.raises(http.client.LineTooLong):
+        server.read_headers(io.BytesIO(b"X: " + b"a" * 70000 + b"\r\n\r\n"), http.client.HTTPMessage)
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        server.read_headers(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"), http.client.HTTPMessage)
+
+
+def test_the_request_handler_asks_headers_only_what_they_answer():
+    # server._Headers answers get/[]/in/items/keys: werkzeug's and moto's handlers, and
+    # http.server's request handling, must ask nothing else of ``self.headers``.
+    import http.server
+    import inspect
+
+    import werkzeug.serving
+    from moto.moto_server import werkzeug_app
+
+    from labhelpers.emulator import server
+
+    asked = set()
+    for source in (inspect.getsource(werkzeug.serving.WSGIRequestHandler), inspect.getsource(
+            werkzeug_app.MotoRequestHandler), inspect.getsource(server.keep_alive_handler),
+            inspect.getsource(http.server.BaseHTTPRequestHandler)):
+        asked |= set(re.findall(r"self\.headers\.(\w+)", source))
+    assert {"get", "items", "keys"} >= asked >= {"get", "items"}
+
+
+def test_requests_with_odd_lines_are_still_answered(lab, emulator_port):
+    # An HTTP/1.0 request line and a folded header both take http.server's own parsing.
+    for request in (b"GET /_lab/health HTTP/1.0\r\nHost: x\r\n\r\n",
+                    b"GET /_lab/health HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n",
+                    b"GET //_lab/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", emulator_port), timeout=10) as conn:
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n")[0], answer[:200]
+        assert b'"emulator": "labhelpers"' in answer
 
 
 def test_s3_metadata_keys_keep_their_underscores(lab):
@@ -667,3 +739,52 @@ def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
     status, headers, content = _call(app, fast_path, "GET", f"/{bucket}/report.json", "s3")
     assert status.startswith("200") and content == b'{"a": 2}'
     assert headers["access-control-allow-origin"] == "*"
+
+
+# --- ListExecutions written without the generic serializer -----------------------------------------
+
+def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeypatch):
+    import datetime
+
+    import boto3
+    from moto import mock_aws
+    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = getattr(StepFunctionResponse.list_executions, "__labhelpers_original__",
+                       StepFunctionResponse.list_executions)
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="eu-west-1")
+        raw: list[bytes] = []
+        sfn.meta.events.register("after-call.*.ListExecutions", lambda http_response, **_: raw.append(
+            http_response.content))
+        arn = sfn.create_state_machine(name="m", roleArn="arn:aws:iam::123456789012:role/r", definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+        for i in range(5):
+            sfn.start_execution(stateMachineArn=arn, name=f"e{i}")
+        executions = stepfunctions_backends["123456789012"]["eu-west-1"].state_machines[0].executions
+        executions[1].status, executions[1].stop_date = "SUCCEEDED", datetime.datetime(
+            2026, 11, 26, 7, 1, 2, 345678, tzinfo=datetime.timezone.utc)
+        executions[2].status, executions[2].stop_date = "FAILED", datetime.datetime(
+            2026, 11, 26, 7, 1, 3, tzinfo=datetime.timezone.utc)
+        sfn.stop_execution(executionArn=executions[3].execution_arn)
+        calls = [{}, {"statusFilter": "RUNNING"}, {"maxResults": 2}, {"statusFilter": "SUCCEEDED"}]
+
+        def pages() -> list:
+            answers = [sfn.list_executions(stateMachineArn=arn, **call) for call in calls]
+            token = answers[2]["nextToken"]
+            answers.append(sfn.list_executions(stateMachineArn=arn, maxResults=2, nextToken=token))
+            return [{k: v for k, v in a.items() if k != "ResponseMetadata"} for a in answers]
+
+        monkeypatch.setattr(StepFunctionResponse, "list_executions", original)
+        before, raw_before = pages(), raw[:]
+        monkeypatch.setattr(StepFunctionResponse, "list_executions", patches._list_executions_written_directly(
+            original))
+        raw.clear()
+        after = pages()
+    assert after == before and raw == raw_before
+    assert [len(p["executions"]) for p in before] == [5, 2, 2, 1, 2] and "nextToken" in before[2]
+    statuses = {e["name"]: (e["status"], "stopDate" in e) for e in before[0]["executions"]}
+    assert statuses == {"e0": ("RUNNING", False), "e1": ("SUCCEEDED", True), "e2": ("FAILED", True),
+                        "e3": ("ABORTED", True), "e4": ("RUNNING", False)}
+    assert b'"stopDate": 1795676462.345' in raw[0]  # milliseconds, as the serializer truncates them
