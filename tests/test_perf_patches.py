@@ -788,3 +788,29 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
     assert statuses == {"e0": ("RUNNING", False), "e1": ("SUCCEEDED", True), "e2": ("FAILED", True),
                         "e3": ("ABORTED", True), "e4": ("RUNNING", False)}
     assert b'"stopDate": 1795676462.345' in raw[0]  # milliseconds, as the serializer truncates them
+
+
+# --- request ids -------------------------------------------------------------------------------
+
+def test_every_module_importing_the_request_id_generator_is_patched():
+    root = Path(moto.__file__).parent
+    users = [".".join(("moto",) + path.relative_to(root).with_suffix("").parts) for path in root.rglob("*.py")
+             if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", path.read_text(encoding="utf-8"))]
+    assert sorted(users) == sorted(patches.REQUEST_ID_USERS)
+
+
+def test_request_ids_look_like_motos_and_follow_its_seed():
+    from moto.moto_api._internal import mock_random
+    from moto.utilities import aws_headers
+
+    original = getattr(aws_headers.gen_amzn_requestid_long, "__labhelpers_original__",
+                       aws_headers.gen_amzn_requestid_long)
+    generate = patches._request_ids_drawn_at_once(original)
+    headers: dict = {}
+    ids = {generate(headers) for _ in range(200)}
+    assert len(ids) == 200 and headers["x-amzn-requestid"] in ids
+    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in ids) and re.fullmatch(r"[A-Za-z0-9]{52}", original())
+    mock_random.seed(7)
+    first = [generate() for _ in range(3)]
+    mock_random.seed(7)
+    assert [generate() for _ in range(3)] == first  # moto's seeding still makes them repeatable

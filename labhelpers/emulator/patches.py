@@ -739,6 +739,36 @@ def _alias_keys_cached(original: Any) -> Any:
     return __call__
 
 
+def _request_ids_drawn_at_once(original: Any) -> Any:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    alphabet = string.ascii_letters + string.digits  # moto's: 52 characters of these
+
+    def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+        # moto draws each of the 52 characters with its own random.choice(): a tenth of a small
+        # request's CPU. One choices() call from the same (seedable) generator draws them all.
+        request_id = "".join(mock_random.choices(alphabet, k=52))
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = request_id
+        return request_id
+
+    return gen_amzn_requestid_long
+
+
+def _install_request_ids_drawn_at_once(_: Any) -> None:
+    _replace("moto.utilities.aws_headers", "gen_amzn_requestid_long", _request_ids_drawn_at_once)
+    replacement = importlib.import_module("moto.utilities.aws_headers").gen_amzn_requestid_long
+    for module_name in REQUEST_ID_USERS:
+        setattr(importlib.import_module(module_name), "gen_amzn_requestid_long", replacement)
+
+
+#: The modules that do ``from moto.utilities.aws_headers import gen_amzn_requestid_long``
+#: (tests/test_perf_patches.py checks this list against moto's source).
+REQUEST_ID_USERS = ("moto.core.responses",)
+
+
 def _list_executions_written_directly(original: Any) -> Any:
     import datetime
     import json
@@ -1243,6 +1273,10 @@ PATCHES: list[Patch] = [
           "The response serializer builds six alias providers per member of every object it writes.",
           "moto.core.serialize", "AttributePicker.__call__", "c15da8ec29c1afa4",
           _alias_keys_cached),
+    Patch("request_ids_drawn_at_once",
+          "Every response's request id takes 52 random.choice() calls: a tenth of a small request.",
+          "moto.utilities.aws_headers", "gen_amzn_requestid_long", "e651941c2107cdc2",
+          _install_request_ids_drawn_at_once),
     Patch.replacing("list_executions_written_directly",
           "A ListExecutions page of 1,000 costs the generic serializer ~25 ms; a waiting client polls it.",
           "moto.stepfunctions.responses", "StepFunctionResponse.list_executions", "6fec14cfc5afd6b8",
