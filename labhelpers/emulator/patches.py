@@ -576,13 +576,16 @@ class _ReusedThreads:
     ``keep_idle`` idle threads wait for the next task; a busy pool starts new ones, so a task
     never waits for another to finish (a branch may wait for its sibling)."""
 
-    def __init__(self, keep_idle: int = 256) -> None:
+    def __init__(self, keep_idle: int = 256, on_all_idle: Callable[[], None] | None = None) -> None:
         self.keep_idle = keep_idle
+        self.on_all_idle = on_all_idle  # called when the last running task has finished
+        self.running = 0
         self._lock = threading.Lock()
         self._idle: list[_ReusedThread] = []
 
     def start(self, task: Callable[[], None], name: str) -> None:
         with self._lock:
+            self.running += 1
             worker = self._idle.pop() if self._idle else None
         if worker is None:
             _ReusedThread(self, task, name)
@@ -592,10 +595,14 @@ class _ReusedThreads:
     def idle(self, worker: "_ReusedThread") -> bool:
         """Called by a thread that finished its task: True if it should wait for another."""
         with self._lock:
-            if len(self._idle) >= self.keep_idle:
-                return False
-            self._idle.append(worker)
-            return True
+            self.running -= 1
+            all_idle = self.running == 0
+            keep = len(self._idle) < self.keep_idle
+            if keep:
+                self._idle.append(worker)
+        if all_idle and self.on_all_idle is not None:
+            self.on_all_idle()
+        return keep
 
 
 class _ReusedThread:
@@ -625,7 +632,14 @@ class _ReusedThread:
             threading.current_thread().name = self.name
 
 
-_interpreter_threads = _ReusedThreads()
+def _on_interpreter_idle() -> None:
+    from labhelpers.emulator import idle_gc
+
+    idle_gc.collector.on_idle()
+
+
+# No execution or branch running: the moment idle_gc freezes what has survived.
+_interpreter_threads = _ReusedThreads(on_all_idle=_on_interpreter_idle)
 
 
 def _execution_threads_reused(original: Any) -> Any:

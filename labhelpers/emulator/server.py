@@ -54,7 +54,9 @@ class LabApp:
                 raise
         status = "200 OK"
         if path == "/_lab/health":
-            body = {**self.info, "lambda": self.runtime.stats()}
+            from labhelpers.emulator import idle_gc
+
+            body = {**self.info, "lambda": self.runtime.stats(), "gc": idle_gc.collector.stats()}
         elif path == "/_lab/wait-speedup":
             from labhelpers.emulator import wait_speedup
 
@@ -81,12 +83,13 @@ class LabApp:
     def reset(self) -> dict:
         from moto.moto_api._internal.models import moto_api_backend
 
-        from labhelpers.emulator import wait_speedup
+        from labhelpers.emulator import idle_gc, wait_speedup
 
         workers = self.runtime.stats().get("workers", 0)
         self.runtime.shutdown()
         moto_api_backend.reset()
         wait_speedup.set_factor(1)  # a reset account waits in real time again
+        idle_gc.collector.thaw()  # the old account's records, frozen, are garbage now
         return {"reset": True, "workers_stopped": workers}
 
 
