@@ -758,11 +758,11 @@ def _request_ids_drawn_at_once(original: Any) -> Any:
 
     from moto.moto_api._internal import mock_random
 
-    alphabet = string.ascii_letters + string.digits  # moto's: 52 characters of these
+    alphabet = string.ascii_letters + string.digits  # moto's alphabet; its ids are 52 long
 
     def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
-        # moto draws each of the 52 characters with its own random.choice(): a tenth of a small
-        # request's CPU. One choices() call from the same (seedable) generator draws them all.
+        # moto draws each of the 52 characters with its own random.choice() (about 20 us, several
+        # per cent of a small request). One choices() call from the same seedable generator.
         request_id = "".join(mock_random.choices(alphabet, k=52))
         if isinstance(headerdict, dict):
             headerdict["x-amzn-requestid"] = request_id
@@ -1288,7 +1288,7 @@ PATCHES: list[Patch] = [
           "moto.core.serialize", "AttributePicker.__call__", "c15da8ec29c1afa4",
           _alias_keys_cached),
     Patch("request_ids_drawn_at_once",
-          "Every response's request id takes 52 random.choice() calls: a tenth of a small request.",
+          "Every response's request id takes 52 random.choice() calls (several per cent of a small request).",
           "moto.utilities.aws_headers", "gen_amzn_requestid_long", "e651941c2107cdc2",
           _install_request_ids_drawn_at_once),
     Patch.replacing("list_executions_written_directly",
