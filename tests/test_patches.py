@@ -90,6 +90,19 @@ def test_describe_execution_returns_json_text_for_a_string_output(lab):
     assert json.loads(described["input"]) == {}
 
 
+def test_escaped_characters_in_definition_strings_mean_what_json_says(lab):
+    from labhelpers.playground import run_playground
+
+    definition = {"StartAt": "Pick", "States": {"Pick": {"Type": "Pass", "End": True, "Parameters": {
+        "literal": "say \"hi\"", "backslash": "a\\b", "unicode": "caf\u00e9",
+        "double_quoted.$": "$.items[?(@.name == \"b\")].v", "single_quoted.$": "$.items[?(@.name == 'b')].v"}}}}
+    execution = run_playground(definition, {"items": [{"name": "a", "v": 1}, {"name": "b", "v": 2}]},
+                               base="EscapesPatchTest", lab=lab)
+    assert execution.status == "SUCCEEDED", execution.description.get("cause")
+    assert execution.output == {"literal": 'say "hi"', "backslash": "a\\b", "unicode": "caf\u00e9",
+                                "double_quoted": [2], "single_quoted": [2]}
+
+
 def test_a_choice_on_a_missing_path_fails_with_states_runtime(lab):
     from labhelpers.playground import try_choice
 

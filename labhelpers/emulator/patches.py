@@ -232,6 +232,28 @@ def _describe_execution_as_aws(original: Any) -> Any:
     return describe_execution
 
 
+def _install_string_escapes_decoded(_: Any) -> None:
+    import json
+
+    preprocessor = importlib.import_module(_PREPROCESSOR).Preprocessor
+    original = preprocessor.__dict__["_inner_string_of"].__func__
+    original = getattr(original, "__labhelpers_original__", original)
+
+    def _inner_string_of(parser_rule_context: Any) -> str | None:
+        # moto strips a string literal's quotes but keeps its JSON escapes: a JSONPath filter
+        # written [?(@.name == \"b\")] failed to parse and "say \"hi\"" kept its backslashes.
+        text = original(parser_rule_context)
+        if text is None or "\\" not in text:
+            return text
+        try:
+            return json.loads(f'"{text}"')
+        except ValueError:
+            return text
+
+    _inner_string_of.__labhelpers_original__ = original
+    preprocessor._inner_string_of = staticmethod(_inner_string_of)
+
+
 def _choice_missing_path_fails(original: Any) -> Any:
     def _eval_body(self: Any, env: Any) -> None:
         from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -1173,6 +1195,7 @@ _MAP_ITERATION = "moto.stepfunctions.parser.asl.component.state.exec.state_map.i
 _CLOUDWATCH = "moto.cloudwatch.models"
 _MOCK_EVAL = "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils"
 _EXECUTION = "moto.stepfunctions.parser.backend.execution"
+_PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
 
 PATCHES: list[Patch] = [
     Patch.replacing("lambda_invoke_runs_handler_code",
@@ -1200,6 +1223,9 @@ PATCHES: list[Patch] = [
           "A Choice rule on a path missing from the input is silently false; AWS fails with States.Runtime.",
           _CHOICE_VARIABLE, "ComparisonVariable._eval_body", "55861cce2befeedf",
           _choice_missing_path_fails),
+    Patch("string_escapes_decoded",
+          "Strings in a definition keep their JSON escapes: a JSONPath filter with \\\" fails to parse.",
+          _PREPROCESSOR, "Preprocessor._inner_string_of", "d9f476327b5bbd34", _install_string_escapes_decoded),
     Patch("states_errors_propagate_from_parallel_branches",
           "A States.* error in a Parallel branch turns into a ValueError about custom error names.",
           _PARALLEL_BRANCHES, "BranchesDecl._eval_body", "eec2efa5fe001389",
