@@ -137,3 +137,19 @@ def test_an_idle_emulator_has_frozen_what_survived(lab, emulator_port):
             break
         time.sleep(0.1)
     assert frozen > 10_000  # moto's loaded models, the lab's resources and the execution record
+
+
+def test_a_failing_idle_hook_leaves_the_thread_ready_for_the_next_task(caplog):
+    def broken_hook() -> None:
+        raise RuntimeError("hook failed")
+
+    pool = patches._ReusedThreads(keep_idle=1, on_all_idle=broken_hook)
+    ran = threading.Semaphore(0)
+    pool.start(ran.release, "first")
+    assert ran.acquire(timeout=10)
+    deadline = time.monotonic() + 10
+    while not pool._idle and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pool.start(ran.release, "second")  # handed to the same, now idle, thread
+    assert ran.acquire(timeout=10)
+    assert "idle hook failed" in caplog.text

@@ -623,7 +623,10 @@ class _ReusedThreads:
             if keep:
                 self._idle.append(worker)
         if all_idle and self.on_all_idle is not None:
-            self.on_all_idle()
+            try:
+                self.on_all_idle()
+            except Exception:  # this thread is already listed as idle: it must go on waiting
+                log.exception("the interpreter's idle hook failed")
         return keep
 
 
