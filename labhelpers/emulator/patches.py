@@ -86,6 +86,14 @@ def _replace(module: str, attribute: str, make: Callable[[Any], Any]) -> None:
     setattr(owner, name, replacement)
 
 
+def _replace_everywhere(module: str, name: str, make: Callable[[Any], Any], users: tuple[str, ...]) -> None:
+    """Replace a function in its module and in the ``users`` modules that imported it by name."""
+    _replace(module, name, make)
+    replacement = getattr(importlib.import_module(module), name)
+    for module_name in users:
+        setattr(importlib.import_module(module_name), name, replacement)
+
+
 # --- Lambda: run the handler code ------------------------------------------------
 
 _runtime: Any = None
@@ -796,13 +804,6 @@ def _request_ids_drawn_at_once(original: Any) -> Any:
     return gen_amzn_requestid_long
 
 
-def _install_request_ids_drawn_at_once(_: Any) -> None:
-    _replace("moto.utilities.aws_headers", "gen_amzn_requestid_long", _request_ids_drawn_at_once)
-    replacement = importlib.import_module("moto.utilities.aws_headers").gen_amzn_requestid_long
-    for module_name in REQUEST_ID_USERS:
-        setattr(importlib.import_module(module_name), "gen_amzn_requestid_long", replacement)
-
-
 #: The modules that do ``from moto.utilities.aws_headers import gen_amzn_requestid_long``
 #: (tests/test_perf_patches.py checks this list against moto's source).
 REQUEST_ID_USERS = ("moto.core.responses",)
@@ -1244,7 +1245,8 @@ PATCHES: list[Patch] = [
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
           "moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", "1f44dc2ac8aa2179",
-          lambda rt: _replace_everywhere("boto_client_for", _cached_boto_clients)),
+          lambda rt: _replace_everywhere(_BOTO_CLIENT_MODULE, "boto_client_for", _cached_boto_clients,
+                                         BOTO_CLIENT_USERS)),
     Patch.replacing("list_metrics_once_per_metric",
           "list_metrics returns one entry per datapoint for metrics without dimensions.",
           "moto.cloudwatch.models", "CloudWatchBackend.get_filtered_metrics", "63270f556ea9d022",
@@ -1319,7 +1321,8 @@ PATCHES: list[Patch] = [
     Patch("request_ids_drawn_at_once",
           "Every response's request id takes 52 random.choice() calls (several per cent of a small request).",
           "moto.utilities.aws_headers", "gen_amzn_requestid_long", "e651941c2107cdc2",
-          _install_request_ids_drawn_at_once),
+          lambda rt: _replace_everywhere("moto.utilities.aws_headers", "gen_amzn_requestid_long",
+                                         _request_ids_drawn_at_once, REQUEST_ID_USERS)),
     Patch.replacing("list_executions_written_directly",
           "A ListExecutions page of 1,000 costs the generic serializer ~25 ms; a waiting client polls it.",
           "moto.stepfunctions.responses", "StepFunctionResponse.list_executions", "6fec14cfc5afd6b8",
@@ -1372,14 +1375,6 @@ BOTO_CLIENT_USERS = tuple(f"{_TASK}.{m}" for m in (
     *(f"state_task.service.state_task_service_{s}" for s in (
         "aws_sdk", "batch", "dynamodb", "ecs", "events", "glue", "sfn", "sns", "sqs", "unsupported")),
 ))
-
-
-def _replace_everywhere(name: str, make: Callable[[Any], Any]) -> None:
-    """Replace a function in its module and in every module that imported it by name."""
-    _replace(_BOTO_CLIENT_MODULE, name, make)
-    replacement = getattr(importlib.import_module(_BOTO_CLIENT_MODULE), name)
-    for module_name in BOTO_CLIENT_USERS:
-        setattr(importlib.import_module(module_name), name, replacement)
 
 
 def apply(runtime: Any) -> list[str]:
