@@ -112,6 +112,17 @@ class _NothingToDrain:
         return selectors.DefaultSelector()
 
 
+class _EmptySelector:
+    def register(self, *args: object) -> None:
+        pass
+
+    def select(self, timeout: float | None = None) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 class _Headers:
     """A request's header lines, answering the questions werkzeug, moto and http.server ask of
     them (``get``, ``items``, ``keys``) as ``http.client.HTTPMessage`` answers them."""
@@ -173,17 +184,6 @@ def read_headers(rfile: Any, message_class: type) -> Any:
     if items is None:
         return email.parser.Parser(_class=message_class).parsestr(b"".join(lines).decode("iso-8859-1"))
     return _Headers(items)
-
-
-class _EmptySelector:
-    def register(self, *args: object) -> None:
-        pass
-
-    def select(self, timeout: float | None = None) -> list:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 def keep_alive_handler() -> type:
@@ -249,11 +249,12 @@ def keep_alive_handler() -> type:
         def parse_request(self) -> bool:
             # The common request line ("POST / HTTP/1.1") is parsed here, with its headers;
             # any other goes to http.server, which has read nothing more than that line yet.
-            words = self.raw_requestline.rstrip(b"\r\n").split()
-            if len(words) != 3 or words[2] != b"HTTP/1.1":
+            line = self.raw_requestline.rstrip(b"\r\n").decode("iso-8859-1")
+            words = line.split()
+            if len(words) != 3 or words[2] != "HTTP/1.1":
                 return super().parse_request()
-            self.command, self.path, self.request_version = (w.decode("iso-8859-1") for w in words)
-            self.requestline = self.raw_requestline.rstrip(b"\r\n").decode("iso-8859-1")
+            self.requestline = line
+            self.command, self.path, self.request_version = words
             if self.path.startswith("//"):  # as http.server does (no open redirects)
                 self.path = "/" + self.path.lstrip("/")
             self.close_connection = True
