@@ -42,6 +42,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def moto_sources() -> dict[str, str]:
+    """The source of every module of the installed moto, by dotted name (read once a session):
+    the patch tests check which modules import what they patch."""
+    from pathlib import Path
+
+    import moto
+
+    root = Path(moto.__file__).parent
+    return {".".join(("moto",) + path.relative_to(root).with_suffix("").parts): path.read_text(encoding="utf-8")
+            for path in sorted(root.rglob("*.py"))}
+
+
+@pytest.fixture(scope="session")
 def emulator_port() -> int:
     return _session["port"]
 

@@ -27,11 +27,8 @@ def test_patched_moto_function_is_unchanged(patch):
         f"moto changed {patch.module}.{patch.attribute}; re-check patch {patch.name} ({patch.why})")
 
 
-def test_every_module_importing_boto_client_for_is_patched():
-    root = Path(moto.__file__).parent
-    users = sorted(
-        ".".join(("moto",) + path.relative_to(root).with_suffix("").parts)
-        for path in root.rglob("*.py") if "import boto_client_for" in path.read_text(encoding="utf-8"))
+def test_every_module_importing_boto_client_for_is_patched(moto_sources):
+    users = sorted(name for name, text in moto_sources.items() if "import boto_client_for" in text)
     assert users == sorted(patches.BOTO_CLIENT_USERS)
 
 

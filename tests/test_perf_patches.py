@@ -8,9 +8,7 @@ import re
 import socket
 import time
 import uuid
-from pathlib import Path
 
-import moto
 import pytest
 
 from labhelpers.emulator import patches
@@ -81,14 +79,12 @@ def test_parsed_programs_have_their_heap_keys_drawn_and_are_reused():
 
 # --- threads ------------------------------------------------------------------------------------
 
-def test_every_module_importing_tmp_threads_is_patched_and_nothing_reads_it():
-    root = Path(moto.__file__).parent
+def test_every_module_importing_tmp_threads_is_patched_and_nothing_reads_it(moto_sources):
     users, readers = [], []
-    for path in root.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
+    for name, text in moto_sources.items():
         if "TMP_THREADS" not in text:
             continue
-        users.append(".".join(("moto",) + path.relative_to(root).with_suffix("").parts))
+        users.append(name)
         readers += [line for line in text.splitlines() if "TMP_THREADS" in line
                     and not re.search(r"import TMP_THREADS|TMP_THREADS\.append\(|^TMP_THREADS = \[\]", line.strip())]
     assert sorted(users) == sorted(patches.TMP_THREADS_USERS)
@@ -792,10 +788,9 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
 
 # --- request ids -------------------------------------------------------------------------------
 
-def test_every_module_importing_the_request_id_generator_is_patched():
-    root = Path(moto.__file__).parent
-    users = [".".join(("moto",) + path.relative_to(root).with_suffix("").parts) for path in root.rglob("*.py")
-             if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", path.read_text(encoding="utf-8"))]
+def test_every_module_importing_the_request_id_generator_is_patched(moto_sources):
+    users = [name for name, text in moto_sources.items()
+             if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", text)]
     assert sorted(users) == sorted(patches.REQUEST_ID_USERS)
 
 
