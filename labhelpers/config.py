@@ -40,3 +40,9 @@ def emulator_port() -> int:
 
 def emulator_host() -> str:
     return os.environ.get("LAB_EMULATOR_HOST") or DEFAULT_HOST
+
+
+def emulator_cpu() -> str:
+    """Where the emulator's threads run (LAB_EMULATOR_CPU): "auto" (one CPU of those allowed),
+    a CPU number, or "all" (wherever the system schedules them)."""
+    return (os.environ.get("LAB_EMULATOR_CPU") or "auto").strip().lower()

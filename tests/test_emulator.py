@@ -104,3 +104,26 @@ def test_reset_restores_real_time_waits(spare_port):
     assert wait_speedup(lab) == 60
     control.reset(spare_port)
     assert wait_speedup(lab) == 1
+
+
+def test_the_emulator_cpu_is_chosen_by_port_and_named_when_wrong():
+    from labhelpers.emulator.server import choose_cpu
+
+    assert choose_cpu("auto", {0, 1}, 7544) == 0 and choose_cpu("auto", {0, 1}, 7545) == 1
+    assert choose_cpu("auto", {2, 5, 7}, 7544) == 7  # 7544 % 3 == 2: the third allowed CPU
+    assert choose_cpu("auto", {3}, 7545) is None  # one CPU: nothing to gain
+    assert choose_cpu("ALL", {0, 1}, 7544) is None
+    assert choose_cpu("auto", None, 7544) is None  # no affinity on this system (macOS)
+    assert choose_cpu(" 1 ", {0, 1}, 7544) == 1
+    with pytest.raises(ValueError, match="'fast' is not auto, all or a CPU number"):
+        choose_cpu("fast", {0, 1}, 7544)
+    with pytest.raises(ValueError, match="CPU 4 is not one this process may use \\(0, 1\\)"):
+        choose_cpu("4", {0, 1}, 7544)
+
+
+def test_a_wrong_emulator_cpu_stops_the_server_with_the_setting_named(spare_port):
+    env = {**os.environ, "LAB_EMULATOR_CPU": "fast"}
+    done = subprocess.run([sys.executable, "-m", "labhelpers.emulator.server", "--port", str(spare_port)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "LAB_EMULATOR_CPU / --cpu: 'fast' is not auto, all or a CPU number" in done.stderr

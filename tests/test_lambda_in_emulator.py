@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 
 import pytest
@@ -46,6 +47,12 @@ def lambda_handler(event, context):
     if event.get("crash"):
         os._exit(7)
     return {"loaded": loaded}
+''',
+    "Affinity": '''
+import os
+
+def lambda_handler(event, context):
+    return [sorted(os.sched_getaffinity(int(task))) for task in os.listdir("/proc/self/task")]
 ''',
     "Chatty": '''
 import logging
@@ -188,3 +195,22 @@ def test_deleting_a_function_stops_its_warm_workers(lab, tmp_path):
     lab.lambda_.delete_function(FunctionName="rtSoonGone")
     after = control.probe(port)
     assert after["lambda"]["workers"] == before["lambda"]["workers"] - 1
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux and two CPUs")
+def test_the_emulator_shares_one_cpu_and_its_lambda_workers_use_them_all(lab, fns):
+    from labhelpers.emulator import control
+
+    allowed = sorted(os.sched_getaffinity(0))  # the session started the emulator with these
+    _, worker_cpus = _invoke(lab, fns["Affinity"], {})
+    health = control.probe(int(lab.endpoint_url.rsplit(":", 1)[1]))
+    assert health["cpu"] in allowed
+    threads = os.listdir(f"/proc/{health['pid']}/task")
+    assert len(threads) > 3
+    for task in threads:
+        try:
+            assert os.sched_getaffinity(int(task)) == {health["cpu"]}
+        except ProcessLookupError:
+            pass  # a thread that ended meanwhile
+    assert worker_cpus == [allowed] * len(worker_cpus)

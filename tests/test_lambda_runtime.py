@@ -201,6 +201,25 @@ def test_new_code_sha_means_new_workers(rt):
 # ------------------------------------------------------------------ environment
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_workers_run_on_the_cpus_the_runtime_names_and_the_handler_never_sees_them(tmp_path):
+    # The emulator pins its own threads to one CPU; its workers inherit that pin unless the
+    # bootstrap applies the CPUs the runtime names. One CPU here shows that it did.
+    cpu = min(os.sched_getaffinity(0))
+    spec = make_spec(
+        "import os\n"
+        "def lambda_handler(e, c):\n"
+        "    tasks = os.listdir('/proc/self/task')\n"
+        "    return {'cpus': [sorted(os.sched_getaffinity(int(t))) for t in tasks],\n"
+        "            'private': [k for k in os.environ if k.startswith('_LABHELPERS')]}\n"
+    )
+    with LambdaRuntime(ENDPOINT, tmp_path, worker_cpus={cpu}) as rt:
+        out = body(rt.invoke(spec, b"{}"))
+    assert len(out["cpus"]) >= 3  # the handler's thread and the bootstrap's two
+    assert out["cpus"] == [[cpu]] * len(out["cpus"])
+    assert out["private"] == []
+
+
 def test_worker_environment_is_only_the_lambda_one(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "host-secret")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "host-key")

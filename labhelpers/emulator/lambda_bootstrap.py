@@ -36,6 +36,9 @@ _HEAD = struct.Struct("!II")
 # Stack traces show code under /var/task as on AWS, so output matches recordings.
 TASK_ROOT_ALIAS = "/var/task"
 _BOOTSTRAP_FILE = os.path.abspath(__file__)
+#: The CPUs this worker may use ("0,1"), set by the runtime when the emulator runs pinned to one;
+#: removed before the handler's code loads, so the function sees only its AWS environment.
+WORKER_CPUS_VARIABLE = "_LABHELPERS_WORKER_CPUS"
 
 _out_fd = -1
 _out_lock = threading.Lock()
@@ -384,8 +387,19 @@ def _read_requests(in_fd: int, requests: queue.Queue) -> None:
     os._exit(0)  # even a handler stuck in sleep() must not outlive the parent
 
 
+def _unpin() -> None:
+    """Use the CPUs the runtime names, not only the emulator's one this process inherited."""
+    cpus = os.environ.pop(WORKER_CPUS_VARIABLE, "")
+    if cpus and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
+        except (OSError, ValueError):
+            pass  # still runs, only on fewer CPUs
+
+
 def main() -> None:
     global _out_fd, _ENSURE_ASCII
+    _unpin()  # first: threads started below inherit this thread's CPUs
     # Keep private copies of the protocol pipes, then take fds 0/1/2 away from
     # them so nothing the handler does to stdio can corrupt the protocol.
     in_fd = os.dup(0)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labhelpers.emulator.lambda_bootstrap import WORKER_CPUS_VARIABLE
+
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 INIT_TIMEOUT_S = 10.0  # AWS gives module-level (init) code its own 10 s budget
 FAKE_CREDENTIAL = "testing"
@@ -289,8 +291,12 @@ class LambdaRuntime:
         work_dir: Path,
         max_workers_per_function: int = 4,
         python: str = sys.executable,
+        worker_cpus: set[int] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # The CPUs workers may use, when this process is pinned to fewer (see server.choose_cpu):
+        # a worker started from a pinned thread would otherwise inherit the pin.
+        self.worker_cpus = worker_cpus
         self.work_dir = Path(work_dir)
         self.max_workers = max(1, int(max_workers_per_function))
         self.python = python
@@ -498,6 +504,8 @@ class LambdaRuntime:
         # A profile would make boto3 look for it in the (empty) config and fail.
         env.pop("AWS_PROFILE", None)
         env.pop("AWS_DEFAULT_PROFILE", None)
+        if self.worker_cpus:
+            env[WORKER_CPUS_VARIABLE] = ",".join(map(str, sorted(self.worker_cpus)))
         return env
 
 
