@@ -172,6 +172,7 @@ def measure_emulator(args: argparse.Namespace) -> dict[str, Any]:
         out["workers_rss_mb"] = children_rss_mb(pid)
         health = control.probe(port) or {}
         out["lambda_workers"] = health.get("lambda", {}).get("workers")
+        out["pinned_cpu"] = health.get("cpu")
     finally:
         control.stop(port)
     return out
@@ -287,7 +288,9 @@ def main() -> None:
     print(f"Latency: run_execution (StartExecution, then DescribeExecution polls) for {args.latency_runs} "
           f"executions one at a time, after 5 warm-up runs. Throughput: started by {common.START_THREADS} "
           f"threads, awaited with {common.WAIT_HOW} (plain moto too), after a first burst of {WARM_BURST} that "
-          f"started the Lambda workers ({emu['first_burst']['per_second']:.0f} exec/s cold); CPU per execution: "
+          f"started the Lambda workers ({emu['first_burst']['per_second']:.0f} exec/s cold); the emulator's threads "
+          f"{'on CPU ' + str(emu['pinned_cpu']) if emu.get('pinned_cpu') is not None else 'on every CPU'} "
+          f"(LAB_EMULATOR_CPU); CPU per execution: "
           f"emulator {_fmt(emu['throughput'].get('emulator_cpu_ms'), 'ms')}, Lambda workers "
           f"{_fmt(emu['throughput'].get('workers_cpu_ms'), 'ms')}. RSS: the emulator process "
           f"(its {emu.get('lambda_workers')} Lambda workers: {_fmt(emu.get('workers_rss_mb'), 'MB', 0)} more).")
