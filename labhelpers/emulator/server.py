@@ -32,7 +32,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=config.emulator_host())
     parser.add_argument("--log-file", default="")
     parser.add_argument("--cpu", default=config.emulator_cpu(),
-                        help='"auto" (default), a CPU number, or "all"; see choose_cpu')
+                        help='the CPU its threads share: "auto" (one, chosen by port), a number, or "all" '
+                             '(default: LAB_EMULATOR_CPU, else auto)')
     args = parser.parse_args(argv)
     try:
         args.cpu = choose_cpu(args.cpu, _allowed_cpus(), args.port)
@@ -51,10 +52,11 @@ def choose_cpu(setting: str, allowed: set[int] | None, port: int) -> int | None:
 
     The emulator's threads take turns holding the GIL. Spread over several CPUs, every
     handover wakes a thread on another CPU, and CPU time goes to the scheduler instead of
-    Python (a batch of the lab machine: 9.9 ms of emulator CPU per execution, 7.5 ms pinned;
-    84 executions/s, 119 pinned). Lambda workers, notebook kernels and clients keep the
-    other CPUs. "auto" picks one CPU when there are several, by port, so that emulators on
-    different ports spread out; "all" leaves the system to schedule them.
+    Python (1,000 executions of the lab machine, measured side by side: 9.9 ms of emulator CPU
+    per execution and 84 executions/s unpinned, 7.5 ms and 119/s pinned). Lambda workers,
+    notebook kernels and clients keep the other CPUs. "auto" picks one CPU when there are
+    several, by port, so that emulators on different ports spread out; "all" leaves the
+    system to schedule them.
     """
     setting = str(setting).strip().lower()
     if allowed is None or setting == "all":
