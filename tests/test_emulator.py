@@ -127,3 +127,28 @@ def test_a_wrong_emulator_cpu_stops_the_server_with_the_setting_named(spare_port
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "LAB_EMULATOR_CPU / --cpu: 'fast' is not auto, all or a CPU number" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_an_emulator_that_may_not_pin_its_threads_runs_unpinned_and_says_so(spare_port, tmp_path):
+    log = tmp_path / "emulator.log"
+    code = ("import os, sys\n"
+            "def refuse(*args):\n"
+            "    raise PermissionError(1, 'Operation not permitted')\n"
+            "os.sched_setaffinity = refuse\n"
+            "from labhelpers.emulator.server import main\n"
+            "main(sys.argv[1:])\n")
+    env = {**os.environ, "LAB_EMULATOR_CPU": str(min(os.sched_getaffinity(0)))}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code, "--port", str(spare_port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (health := control.probe(spare_port)) and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert health and health["cpu"] is None
+    finally:
+        control.stop(spare_port)
+        proc.wait(timeout=30)
+    assert "pinning them to one failed ([Errno 1] Operation not permitted)" in log.read_text()

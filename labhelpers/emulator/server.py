@@ -331,11 +331,14 @@ def keep_alive_handler() -> type:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
-    worker_cpus = None
+    worker_cpus, pin_error = None, None
     if args.cpu is not None:
         # Before the first thread starts: threads inherit the CPUs of the thread that starts them.
-        worker_cpus = _allowed_cpus()
-        os.sched_setaffinity(0, {args.cpu})
+        try:
+            worker_cpus = _allowed_cpus()
+            os.sched_setaffinity(0, {args.cpu})
+        except OSError as err:  # a sandbox may forbid it: slower, but it runs
+            worker_cpus, pin_error, args.cpu = None, err, None
     # moto's interpreter calls back into "its" server at MOTO_PORT (default 5000):
     # it must be told the real port before moto reads its settings.
     os.environ["MOTO_PORT"] = str(args.port)
@@ -347,6 +350,9 @@ def main(argv: list[str] | None = None) -> None:
                       AWS_DEFAULT_REGION="us-east-1")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if pin_error is not None:
+        logging.getLogger("labhelpers").warning(
+            "the emulator's threads run on every CPU: pinning them to one failed (%s)", pin_error)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
