@@ -128,7 +128,8 @@ def test_reused_threads_run_tasks_at_once_and_are_reused(monkeypatch):
     pool.start(lambda: (idents.append(threading.get_ident()), names.append(threading.current_thread().name),
                         done.set()), "D")
     assert done.wait(5)
-    while not reported and time.monotonic() < deadline + 5:  # C and D run at once: C may report last
+    deadline = time.monotonic() + 5
+    while not reported and time.monotonic() < deadline:  # C and D run at once: C may report last
         time.sleep(0.01)
     assert reported == [ZeroDivisionError]
     assert names == ["D"] and len(pool._idle) <= 2
