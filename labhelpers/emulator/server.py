@@ -35,8 +35,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='the CPU its threads share: "auto" (one, chosen by port), a number, or "all" '
                              '(default: LAB_EMULATOR_CPU, else auto)')
     args = parser.parse_args(argv)
+    args.allowed_cpus = _allowed_cpus()  # before pinning: what the Lambda workers may use
     try:
-        args.cpu = choose_cpu(args.cpu, _allowed_cpus(), args.port)
+        args.cpu = choose_cpu(args.cpu, args.allowed_cpus, args.port)
     except ValueError as err:
         parser.error(str(err))
     return args
@@ -335,10 +336,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.cpu is not None:
         # Before the first thread starts: threads inherit the CPUs of the thread that starts them.
         try:
-            worker_cpus = _allowed_cpus()
             os.sched_setaffinity(0, {args.cpu})
+            worker_cpus = args.allowed_cpus
         except OSError as err:  # a sandbox may forbid it: slower, but it runs
-            worker_cpus, pin_error, args.cpu = None, err, None
+            pin_error, args.cpu = err, None
     # moto's interpreter calls back into "its" server at MOTO_PORT (default 5000):
     # it must be told the real port before moto reads its settings.
     os.environ["MOTO_PORT"] = str(args.port)
