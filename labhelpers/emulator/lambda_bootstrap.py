@@ -23,8 +23,8 @@ import io
 import json
 import logging
 import os
-import queue
 import resource
+import select
 import struct
 import sys
 import threading
@@ -375,16 +375,25 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_requests(in_fd: int, requests: queue.Queue) -> None:
-    """Reader thread: queue requests; exit the whole worker when the parent goes away."""
+def _read_request(in_fd: int) -> tuple[dict[str, Any], bytes]:
+    """The next request frame; ends the worker when the parent has gone (EOF)."""
     try:
-        while True:
-            hlen, blen = _HEAD.unpack(_read_exact(in_fd, _HEAD.size))
-            header = json.loads(_read_exact(in_fd, hlen))
-            requests.put((header, _read_exact(in_fd, blen)))
+        hlen, blen = _HEAD.unpack(_read_exact(in_fd, _HEAD.size))
+        return json.loads(_read_exact(in_fd, hlen)), _read_exact(in_fd, blen)
     except BaseException:
-        pass
-    os._exit(0)  # even a handler stuck in sleep() must not outlive the parent
+        os._exit(0)
+
+
+def _exit_with_parent(in_fd: int) -> None:
+    """Watchdog thread: end the worker when the parent goes away, even during a handler stuck
+    in sleep(). It waits for the request pipe's hang-up alone (a poll for no events still
+    reports POLLHUP), so an arriving request wakes only the main thread that reads it."""
+    poller = select.poll()
+    poller.register(in_fd, 0)
+    while True:
+        for _fd, events in poller.poll():
+            if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                os._exit(0)
 
 
 def _unpin() -> None:
@@ -424,12 +433,10 @@ def main() -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", here, os.getcwd())]
     sys.path.insert(0, task_root)
 
-    requests: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_requests, args=(in_fd, requests), daemon=True, name="requests").start()
+    threading.Thread(target=_exit_with_parent, args=(in_fd,), daemon=True, name="parent-watch").start()
     worker = _Worker()
     while True:
-        header, body = requests.get()
-        worker.invoke(header, body)
+        worker.invoke(*_read_request(in_fd))
 
 
 if __name__ == "__main__":
