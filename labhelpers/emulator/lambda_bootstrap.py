@@ -394,6 +394,7 @@ def _exit_with_parent(in_fd: int) -> None:
         for _fd, events in poller.poll():
             if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
                 os._exit(0)
+            time.sleep(0.05)  # a system that reported a readable pipe too must not make this spin
 
 
 def _unpin() -> None:
