@@ -44,5 +44,5 @@ def emulator_host() -> str:
 
 def emulator_cpu() -> str:
     """Where the emulator's threads run (LAB_EMULATOR_CPU): "auto" (one CPU of those allowed),
-    a CPU number, or "all" (wherever the system schedules them)."""
-    return (os.environ.get("LAB_EMULATOR_CPU") or "auto").strip().lower()
+    a CPU number, or "all" (wherever the system schedules them); ``server.choose_cpu`` reads it."""
+    return os.environ.get("LAB_EMULATOR_CPU") or "auto"
