@@ -14,12 +14,15 @@ import pytest
 from labhelpers.errors import DefinitionError
 from labhelpers.flow import OUTCOME_COLORS, describe_choice_rule, draw_flow, state_outcomes
 
-CORPUS = Path("/work/shared/asl-corpus")
-RECORDINGS = Path("/work/shared/aws-recordings")
+# Committed copies of the project's shared ground-truth data (tests/data/README.md): a missing
+# file is a broken checkout, so the tests that read them fail; none of them is skipped.
+DATA = Path(__file__).parent / "data"
+CORPUS = DATA / "asl-corpus"
+RECORDINGS = DATA / "aws-recordings"
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*.json") if p.name != "summary.json")
-
-needs_corpus = pytest.mark.skipif(not CORPUS_FILES, reason="shared ASL corpus not available")
-needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared AWS recordings not available")
+# pytest skips a test whose parametrize list is empty, without failing: refuse to collect instead.
+if not CORPUS_FILES:
+    raise FileNotFoundError(f"no ASL definitions in {CORPUS}: the corpus is committed under tests/data/, restore it")
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 
@@ -216,7 +219,14 @@ def svg_text(g: Any) -> str:
 # --------------------------------------------------------------------------- corpus
 
 
-@needs_corpus
+def test_the_committed_corpus_is_there() -> None:
+    """Every definition listed in the corpus's summary.json is on disk, and nothing else is."""
+    listed = {f["file"] for f in json.loads((CORPUS / "summary.json").read_text(encoding="utf-8"))["files"]}
+    on_disk = {p.name for p in CORPUS_FILES} | {f"invalid/{p.name}" for p in (CORPUS / "invalid").glob("*.json")}
+    assert on_disk == listed
+    assert len(CORPUS_FILES) == len([f for f in listed if not f.startswith("invalid/")]) == 354
+
+
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name[:80])
 def test_corpus_definition_structure(path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -235,7 +245,6 @@ class _nullcontext:
         return None
 
 
-@needs_corpus
 def test_corpus_renders_with_dot() -> None:
     """dot accepts every corpus drawing and every state name shows up in the SVG."""
     for path in CORPUS_FILES:
@@ -611,7 +620,6 @@ def recording(name: str, key: str = "get_execution_history") -> tuple[dict, list
     return definition, recorded[key]["events"]
 
 
-@needs_recordings
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
@@ -651,7 +659,6 @@ def test_recorded_histories(name: str, expected: dict | None) -> None:
     svg_text(g)
 
 
-@needs_recordings
 def test_recorded_retry_attempts_and_map_iterations() -> None:
     definition, events = recording("test_base_scenarios__test_lambda_invoke_with_retry_base")
     g = draw_flow(definition, events)
@@ -662,7 +669,6 @@ def test_recorded_retry_attempts_and_map_iterations() -> None:
         ("MapState", "processor", "HandleItem"): "succeeded", ("Final",): "succeeded"}
 
 
-@needs_recordings
 def test_recorded_batch() -> None:
     folder = RECORDINGS / "test_json_manipulation__test_string_to_json"
     definition = json.loads((folder / "definition.json").read_text(encoding="utf-8"))

@@ -1,5 +1,5 @@
 """Step Functions APIs and ASL features the emulator adds to moto, checked through plain boto3
-against AWS recordings (/work/shared/aws-recordings) where they exist."""
+against AWS recordings (tests/data/aws-recordings, committed; see tests/data/README.md) where they exist."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-RECORDINGS = Path("/work/shared/aws-recordings")
+RECORDINGS = Path(__file__).parent / "data" / "aws-recordings"
 ROLE = "arn:aws:iam::123456789012:role/lab-test"
 # Read by the emulator at each start_execution; set before the session's emulator starts.
 MOCK_CONFIG = Path(tempfile.mkdtemp(prefix="sfn-mock-")) / "mock.json"
 os.environ["SFN_MOCK_CONFIG"] = str(MOCK_CONFIG)
-
-needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="AWS recordings not available")
 
 
 def _recording(scenario: str, name: str):
@@ -62,7 +60,6 @@ def _validate(sfn, definition) -> dict:
 
 # --- 1. ValidateStateMachineDefinition and InvalidDefinition ------------------------------
 
-@needs_recordings
 @pytest.mark.parametrize("scenario", [
     "test_sfn_api_validation__test_validate_state_machine_definition_type_standard__INVALID_BASE_NO_STARTAT",
     "test_sfn_api_validation__test_validate_state_machine_definition_type_standard__INVALID_DOWNGRADE_QUERY_LANGUAGE",
@@ -150,7 +147,6 @@ def test_validate_accepts_paths_variables_and_intrinsics(sfn):
     assert _validate(sfn, {"StartAt": "A", "States": {"A": state}})["result"] == "OK"
 
 
-@needs_recordings
 @pytest.mark.parametrize("scenario, key", [
     ("test_sfn_api__test_create_delete_invalid_sm", None),
     ("test_base_scenarios__test_wait_timestamp_invalid__NO_Z", "exception"),
@@ -199,7 +195,6 @@ def _decoded(response: dict) -> dict:
     return response
 
 
-@needs_recordings
 def test_test_state_debug_shows_the_pass_data_flow_like_aws(sync_sfn):
     scenario = "test_test_state_scenarios__test_base_inspection_level_debug__IO_PASS_STATE"
     expected = _recording(scenario, "recorded.json")["test_case_response"]
@@ -210,7 +205,6 @@ def test_test_state_debug_shows_the_pass_data_flow_like_aws(sync_sfn):
     assert _decoded(response) == expected
 
 
-@needs_recordings
 def test_test_state_of_a_whole_jsonata_machine_like_aws(sync_sfn):
     scenario = "test_test_state_scenarios__test_localstack_blogpost_scenario"
     recorded = _recording(scenario, "recorded.json")
@@ -225,7 +219,6 @@ def test_test_state_of_a_whole_jsonata_machine_like_aws(sync_sfn):
         assert _decoded(response) == expected, request["recorded_key"]
 
 
-@needs_recordings
 def test_test_state_catches_a_mocked_error_like_aws(sync_sfn):
     scenario = "test_test_state_scenarios__test_state_task_catch_error__TRACE"
     recorded = _recording(scenario, "recorded.json")
@@ -312,7 +305,6 @@ JSONATA_SCENARIOS = [
 ]
 
 
-@needs_recordings
 @pytest.mark.parametrize("scenario", JSONATA_SCENARIOS)
 def test_jsonata_recording_runs_like_aws(sfn, scenario):
     recorded = _recording(scenario, "recorded.json")
