@@ -24,8 +24,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state = tempfile.mkdtemp(prefix="labhelpers-test-")
     port = _free_port()
-    # Environment first: notebook kernels started by nbval inherit it.
-    for key in [k for k in os.environ if k.startswith(("AWS_", "LAB_"))]:
+    # Environment first: notebook kernels started by nbval inherit it. Only the emulator's
+    # patch selection passes through (`make test` runs the behaviour tests once without speed).
+    keep = {"LAB_EMULATOR_FAST", "LAB_EMULATOR_SKIP_PATCHES", "LAB_MOTO_CHECK"}
+    for key in [k for k in os.environ if k.startswith(("AWS_", "LAB_")) and k not in keep]:
         os.environ.pop(key)
     os.environ.update(LAB_STATE_DIR=state, LAB_EMULATOR_PORT=str(port), LAB_TARGET="emulator",
                       # A "host" secret that must never reach a Lambda handler (see test_lambda_in_emulator).

@@ -7,7 +7,7 @@ import threading
 import time
 import weakref
 
-from labhelpers.emulator import idle_gc, patches
+from labhelpers.emulator import idle_gc, speed_interpreter
 
 
 class FakeGC:
@@ -101,7 +101,7 @@ def test_frozen_cyclic_garbage_is_freed_when_thawed():
 
 def test_the_interpreter_pool_reports_idle_only_when_its_last_task_ends():
     idle_calls: list[int] = []
-    pool = patches._ReusedThreads(keep_idle=4, on_all_idle=lambda: idle_calls.append(pool.running))
+    pool = speed_interpreter._ReusedThreads(keep_idle=4, on_all_idle=lambda: idle_calls.append(pool.running))
     release = threading.Event()
     done = threading.Semaphore(0)
 
@@ -143,7 +143,7 @@ def test_a_failing_idle_hook_leaves_the_thread_ready_for_the_next_task(caplog):
     def broken_hook() -> None:
         raise RuntimeError("hook failed")
 
-    pool = patches._ReusedThreads(keep_idle=1, on_all_idle=broken_hook)
+    pool = speed_interpreter._ReusedThreads(keep_idle=1, on_all_idle=broken_hook)
     ran = threading.Semaphore(0)
     pool.start(ran.release, "first")
     assert ran.acquire(timeout=10)

@@ -2,34 +2,148 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
 from pathlib import Path
 
 import moto
 import pytest
 
-from labhelpers.emulator import patches
+from labhelpers.emulator import patching, registry, speed_interpreter
 from labhelpers.emulator.control import log_file
 
+ROOT = Path(__file__).parent.parent
+EMULATOR = ROOT / "labhelpers" / "emulator"
+STORED = patching.load_stored()
+TARGETS = sorted({t for p in registry.all_patches() for t in p.targets})
+PATCH_MODULES = ("patching", "moto_compat", "registry", "fixes", "sfn_extensions", "wait_speedup",
+                 "speed_gains", "speed_server", "speed_interpreter", "speed_records")
 
-def test_moto_is_the_series_the_patches_were_written_for():
-    assert moto.__version__.startswith(patches.MOTO_SERIES)
-    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
-    pin = re.search(r'"moto\[server\]~=([\d.]+)"', pyproject).group(1)
-    assert pin.startswith(patches.MOTO_SERIES)
+
+def test_moto_is_the_release_the_patches_were_written_for_and_the_lock_pins():
+    assert moto.__version__ == STORED["written_for"]["moto"]
+    lock = (ROOT / "requirements.lock").read_text()
+    assert re.search(rf"^moto==({re.escape(moto.__version__)})\b", lock, re.M), "requirements.lock pins another moto"
 
 
-@pytest.mark.parametrize("patch", patches.all_patches(), ids=lambda p: p.name)
-def test_patched_moto_function_is_unchanged(patch):
-    # A moto upgrade that changes a patched function must be looked at, not silently patched over.
-    assert patches.source_fingerprint(patch.original()) == patch.source_sha256, (
-        f"moto changed {patch.module}.{patch.attribute}; re-check patch {patch.name} ({patch.why})")
+@pytest.mark.parametrize("target", TARGETS)
+def test_patched_moto_code_is_the_code_the_patch_was_written_for(target):
+    # A moto upgrade that changes what a patch replaces or relies on must be looked at, not
+    # silently patched over: `python -m labhelpers.emulator.registry --check` shows the diff.
+    assert patching.target_source(target) == STORED["sources"].get(target), (
+        f"moto changed {target}; re-check the patches that name it")
+
+
+def test_every_stored_source_belongs_to_a_patch():
+    assert sorted(STORED["sources"]) == TARGETS
+
+
+def test_every_patch_has_a_unique_name_a_group_and_targets():
+    patches = registry.all_patches()
+    assert len({p.name for p in patches}) == len(patches)
+    assert {p.group for p in patches} == {"correctness", "added_apis", "speed"}
+    assert all(p.targets and p.why for p in patches)
+
+
+def test_each_speed_patch_states_its_measured_gain():
+    speed = [p for p in registry.all_patches() if p.group == "speed"]
+    assert speed and all(p.gain for p in speed), [p.name for p in speed if not p.gain]
+
+
+def test_the_speed_group_can_be_left_out(monkeypatch):
+    monkeypatch.setenv("LAB_EMULATOR_FAST", "0")
+    assert {p.group for p in registry.selected()} == {"correctness", "added_apis"}
+    monkeypatch.setenv("LAB_EMULATOR_FAST", "1")
+    assert registry.selected() == registry.all_patches()
+    monkeypatch.setenv("LAB_EMULATOR_SKIP_PATCHES", "jsonpath_parsed_once")
+    assert "jsonpath_parsed_once" not in {p.name for p in registry.selected()}
+    monkeypatch.setenv("LAB_EMULATOR_SKIP_PATCHES", "no_such_patch")
+    with pytest.raises(ValueError, match="no_such_patch"):
+        registry.selected()
+
+
+def test_the_session_emulator_installed_the_groups_this_run_asked_for(lab, emulator_port):
+    from labhelpers.emulator.control import probe
+
+    health = probe(emulator_port)
+    assert health["fast"] == registry.fast_enabled()
+    assert health["patches"] == len(registry.selected())
+
+
+def _altered(stored: dict, target: str) -> dict:
+    sources = dict(stored["sources"])
+    sources[target] = sources[target].replace("def ", "def old_", 1)
+    return {"written_for": {**stored["written_for"], "moto": "5.2.5"}, "sources": sources}
+
+
+def test_a_changed_target_is_reported_with_a_diff_and_the_versions():
+    target = "moto.stepfunctions.parser.models:StepFunctionsParserBackend.start_execution"
+    stored = _altered(STORED, target)
+    with pytest.raises(patching.MotoMismatch) as caught:
+        registry.verify_moto(stored=stored)
+    message = str(caught.value)
+    assert "written for moto 5.2.5" in message and f"has moto {moto.__version__}" in message
+    assert "start_execution_names_like_aws" in message and "make" in message
+    assert list(caught.value.changed) == [target]
+    assert "-    def old_start_execution" in caught.value.changed[target]
+
+
+def test_the_emulator_refuses_to_start_on_a_moto_it_was_not_written_for(tmp_path):
+    # Nothing is installed: the stored sources the server compares with are altered instead.
+    import subprocess
+    import sys
+
+    fake = tmp_path / "sources.json"
+    target = "moto.cloudwatch.models:CloudWatchBackend.get_metric_data"
+    fake.write_text(json.dumps(_altered(STORED, target)))
+    script = ("import sys; from pathlib import Path; from labhelpers.emulator import patching; "
+              f"patching.SOURCES_FILE = Path({str(fake)!r}); "
+              "from labhelpers.emulator import server; server.main(sys.argv[1:])")
+    run = subprocess.run([sys.executable, "-c", script, "--port", "1", "--cpu", "all"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "LAB_MOTO_CHECK"})
+    assert run.returncode == 3, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("labhelpers emulator: The emulator's patches were written for")
+    assert "moto 5.2.5" in lines[0] and f"moto {moto.__version__}" in lines[0]
+    assert "metric_data_match_exact_dimensions" in lines[0] and "`make`" in lines[0]
+
+
+def _imports(module: str) -> set[str]:
+    tree = ast.parse((EMULATOR / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "labhelpers.emulator":
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith("labhelpers.emulator."):
+                found.add(node.module.rsplit(".", 1)[1])
+            elif node.module.startswith("labhelpers"):
+                found.add(node.module)
+    return found
+
+
+def test_the_patch_modules_import_no_cycle_and_the_mechanism_is_a_leaf():
+    assert not {m for m in _imports("patching") | _imports("moto_compat") if m.startswith("labhelpers")}
+    assert _imports("patching") == set() and _imports("moto_compat") == set()
+    graph = {m: _imports(m) & set(PATCH_MODULES) for m in PATCH_MODULES}
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
+
+    assert [m for m in PATCH_MODULES if reaches(m, m, set())] == []
+
+
+@pytest.mark.parametrize("module", PATCH_MODULES)
+def test_each_patch_module_stays_readable(module):
+    assert len((EMULATOR / f"{module}.py").read_text().splitlines()) <= 500
 
 
 def test_every_module_importing_boto_client_for_is_patched(moto_sources):
     users = sorted(name for name, text in moto_sources.items() if "import boto_client_for" in text)
-    assert users == sorted(patches.BOTO_CLIENT_USERS)
+    assert users == sorted(speed_interpreter.BOTO_CLIENT_USERS)
 
 
 def test_unnamed_executions_get_unique_uuid_names(lab):

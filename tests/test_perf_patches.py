@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from labhelpers.emulator import patches
+from labhelpers.emulator import speed_interpreter, speed_records, speed_server
 
 
 def _state_machine(lab, definition: dict) -> str:
@@ -67,13 +67,13 @@ def test_parsed_programs_have_their_heap_keys_drawn_and_are_reused():
             details = type("D", (), {"definition": definition})()
             self._evaluation_details = type("E", (), {"state_machine_details": details})()
 
-    entrypoint = patches._definition_parsed_once(original)
+    entrypoint = speed_interpreter._definition_parsed_once(original)
     one = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
     two = json.dumps({"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}})
     first = entrypoint(Worker(one))
     assert entrypoint(Worker(one)) is first and len(calls) == 1
     assert entrypoint(Worker(two)) is not first and len(calls) == 2
-    components = [c for c in patches._walk_components(first) if isinstance(c, EvalComponent)]
+    components = [c for c in speed_interpreter._walk_components(first) if isinstance(c, EvalComponent)]
     assert components and all(c._EvalComponent__heap_key for c in components)
 
 
@@ -87,12 +87,12 @@ def test_every_module_importing_tmp_threads_is_patched_and_nothing_reads_it(moto
         users.append(name)
         readers += [line for line in text.splitlines() if "TMP_THREADS" in line
                     and not re.search(r"import TMP_THREADS|TMP_THREADS\.append\(|^TMP_THREADS = \[\]", line.strip())]
-    assert sorted(users) == sorted(patches.TMP_THREADS_USERS)
+    assert sorted(users) == sorted(speed_interpreter.TMP_THREADS_USERS)
     assert readers == []  # discarding the threads is only safe while moto never reads them
 
 
 def test_the_thread_sink_keeps_nothing():
-    sink = patches._Discard()
+    sink = speed_interpreter._Discard()
     sink.append(object())
     assert list(sink) == []
 
@@ -107,7 +107,7 @@ def test_a_state_machine_timeout_still_stops_the_execution(lab):
 def test_reused_threads_run_tasks_at_once_and_are_reused(monkeypatch):
     import threading
 
-    pool = patches._ReusedThreads(keep_idle=2)
+    pool = speed_interpreter._ReusedThreads(keep_idle=2)
     first_done, second_may_finish, idents, names = threading.Event(), threading.Event(), [], []
 
     def waits_for_the_other():  # a branch may wait for its sibling: tasks never queue
@@ -152,7 +152,7 @@ def test_backend_lookup_is_computed_once_per_host():
         seen.append(host)
         return f"backend-of-{host}"
 
-    lookup = patches._backend_lookup_cached(original)
+    lookup = speed_server._backend_lookup_cached(original)
     assert lookup(None, "a") == lookup(None, "a") == "backend-of-a"
     assert lookup(None, "b") == "backend-of-b"
     assert seen == ["a", "b"]
@@ -163,11 +163,9 @@ def test_account_backends_are_found_without_the_lock_and_still_registered_and_re
     from moto.sns.models import SNSBackend
 
     # The fast path relies on moto registering a BackendDict when it creates an account's
-    # backend, and clearing both on reset: a change there must be looked at.
-    assert patches.source_fingerprint(BackendDict._create_account_specific_backend) == "efcc193ee3ca3337"
-    assert patches.source_fingerprint(BackendDict.reset) == "3d511e2c8b710d85"
+    # backend, and clearing both on reset (both are targets of the patch, fingerprinted).
     original = getattr(BackendDict.__getitem__, "__labhelpers_original__", BackendDict.__getitem__)
-    lookup = patches._account_backend_found_without_lock(original)
+    lookup = speed_server._account_backend_found_without_lock(original)
     backends = BackendDict(SNSBackend, "sns")
     created = lookup(backends, "111122223333")  # new: created and registered by moto
     assert backends in BackendDict._instances
@@ -180,7 +178,7 @@ def test_account_backends_are_found_without_the_lock_and_still_registered_and_re
 def test_jsonpath_lookups_answer_as_before_from_the_cache():
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    patches._install_jsonpath_parsed_once(None)
+    speed_interpreter._install_jsonpath_parsed_once(None)
     data = {"level": "latest", "items": [{"n": 1}, {"n": 2}]}
     assert json_path.extract_json("$.level", data) == "latest"
     assert json_path.extract_json("$.items[*].n", data) == [1, 2]
@@ -362,7 +360,7 @@ def test_every_json_copy_module_uses_copy_only_for_deepcopy():
     import importlib
     import inspect
 
-    for name in patches.JSON_COPY_USERS:
+    for name in speed_interpreter.JSON_COPY_USERS:
         source = inspect.getsource(importlib.import_module(name))
         uses = set(re.findall(r"\bcopy\.(\w+)", source))
         assert uses <= {"deepcopy", "copy"}, (name, uses)
@@ -370,19 +368,19 @@ def test_every_json_copy_module_uses_copy_only_for_deepcopy():
 
 def test_json_copy_is_a_deep_copy():
     value = {"a": [1, {"b": "c"}], "d": None, "e": 1.5, "f": True}
-    copied = patches._json_copy(value)
+    copied = speed_interpreter._json_copy(value)
     assert copied == value and copied is not value
     copied["a"][1]["b"] = "changed"
     assert value["a"][1]["b"] == "c"
     odd = {"when": {1, 2}}  # not JSON: copy.deepcopy takes over
-    assert patches._json_copy(odd) == odd and patches._json_copy(odd)["when"] is not odd["when"]
+    assert speed_interpreter._json_copy(odd) == odd and speed_interpreter._json_copy(odd)["when"] is not odd["when"]
 
 
 def test_update_expressions_are_parsed_once_and_still_validated():
     from moto.dynamodb.exceptions import MockValidationException
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    patches._install_update_expression_parsed_once(None)
+    speed_server._install_update_expression_parsed_once(None)
     first = UpdateExpressionParser.make("SET a = :a, #b = :b")
     assert UpdateExpressionParser.make("SET a = :a, #b = :b") is first
     with pytest.raises(Exception) as err:
@@ -397,7 +395,7 @@ def test_method_names_follow_new_methods():
         calls.append(cls)
         return sorted(n for n in dir(cls) if not n.startswith("_"))
 
-    names = patches._method_names_cached(original)
+    names = speed_server._method_names_cached(original)
 
     class Response:
         def one(self): ...
@@ -438,7 +436,7 @@ def test_wait_all_returns_the_final_statuses_in_order(lab):
 # --- finding an execution without a scan; one state machine snapshot per revision -----------------
 
 def test_executions_are_indexed_and_the_list_is_unchanged():
-    executions = patches._IndexedExecutions()
+    executions = speed_records._IndexedExecutions()
     first = type("E", (), {"execution_arn": "arn:1", "name": "a"})()
     second = type("E", (), {"execution_arn": "arn:2", "name": "a"})()
     executions.append(first)
@@ -471,7 +469,7 @@ def test_executions_are_found_by_arn_and_name_and_listed_newest_first(lab):
 def test_the_state_machine_snapshot_is_shared_until_the_machine_changes():
     from moto.stepfunctions.models import StateMachine
 
-    shim = patches._SnapshotCopyModule()
+    shim = speed_records._SnapshotCopyModule()
     machine = StateMachine(arn="arn:aws:states:us-east-1:123456789012:stateMachine:s", name="s",
                            definition='{"v": 1}', roleArn="arn:aws:iam::123456789012:role/r", backend=object())
 
@@ -563,8 +561,8 @@ def test_a_finished_execution_answers_the_same_after_its_interpreter_state_is_re
     assert before[2]["map_runs"]["mapRuns"]  # the Map state left a map run to list, describe and update
     for _, execution in started:
         assert type(execution.exec_worker.env) is Environment
-        patches._release_running_state(execution)
-        assert type(execution.exec_worker.env) is patches._FinishedEnvironment
+        speed_records._release_running_state(execution)
+        assert type(execution.exec_worker.env) is speed_records._FinishedEnvironment
     after = [_answers(backend, e.execution_arn, arn) for arn, e in started]
     assert after == before
 
@@ -592,7 +590,7 @@ def test_a_finished_execution_keeps_its_history_packed_and_unpacks_an_equal_copy
         {"id": 2, "previousEventId": 1, "type": "ExecutionSucceeded", "timestamp": "2026-11-26T05:00:01.000Z",
          "executionSucceededEventDetails": {"output": "null", "outputDetails": {"truncated": False}}}])
     manager._lab_clock_offset_s = 3600.0
-    packed = patches._PackedHistory(manager)
+    packed = speed_records._PackedHistory(manager)
     first = packed.get_event_history()
     assert first == manager.get_event_history()
     first[0]["type"] = "changed"  # each answer is a copy of its own, as get_event_history's was
@@ -609,20 +607,20 @@ def test_program_states_are_plain_objects_copied_as_deepcopy_would():
 
     from moto.stepfunctions.parser.asl.eval import program_state
 
-    patches._install_json_copy(None)
-    assert {c.__name__ for c in patches._PLAIN_STATE_CLASSES} >= {
+    speed_interpreter._install_json_copy(None)
+    assert {c.__name__ for c in speed_interpreter._PLAIN_STATE_CLASSES} >= {
         "ProgramRunning", "ProgramEnded", "ProgramError", "ProgramStopped", "ProgramTimedOut"}
-    for cls in patches._PLAIN_STATE_CLASSES:  # the shortcut holds only for plain classes
+    for cls in speed_interpreter._PLAIN_STATE_CLASSES:  # the shortcut holds only for plain classes
         assert not any(name in vars(c) for c in cls.__mro__ if c not in (abc.ABC, object) for name in
                        ("__slots__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__copy__"))
     running = program_state.ProgramRunning()
     running.next_state_name = "GenerateReport"
     error = program_state.ProgramError({"error": "States.Runtime", "cause": "why"})
     for state in (running, error, program_state.ProgramEnded()):
-        copied = patches._json_copy(state)
+        copied = speed_interpreter._json_copy(state)
         assert type(copied) is type(state) and vars(copied) == vars(copy.deepcopy(state))
         assert copied is not state
-    assert patches._json_copy(error).error is not error.error
+    assert speed_interpreter._json_copy(error).error is not error.error
 
 
 # --- the response serializer's alias lookups ------------------------------------------------------
@@ -657,7 +655,7 @@ def test_serializer_alias_lookups_answer_as_before(monkeypatch):
     original = getattr(AttributePicker.__call__, "__labhelpers_original__", AttributePicker.__call__)
     monkeypatch.setattr(AttributePicker, "__call__", original)
     before = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
-    monkeypatch.setattr(AttributePicker, "__call__", patches._alias_keys_cached(original))
+    monkeypatch.setattr(AttributePicker, "__call__", speed_server._alias_keys_cached(original))
     after = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
     assert after == before and '"e1"' in before[0] and '"name": "SUCCEEDED"' in before[0]
     assert _serialized("ListExecutions", listed) == before[0]  # answered from the cache: the same
@@ -687,17 +685,15 @@ def _call(app, call, method: str, path: str, service: str, headers: dict | None 
 
 
 def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
-    from moto.core.utils import convert_to_flask_response
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    # The fast path repeats convert_to_flask_response's call: a change there must be looked at.
-    assert patches.source_fingerprint(convert_to_flask_response.__call__) == "2c82766d05909ebb"
+    # The fast path repeats convert_to_flask_response's call (a target of the patch, fingerprinted).
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     app = DomainDispatcherApplication(create_backend_app)
     flask_path = getattr(DomainDispatcherApplication.__call__, "__labhelpers_original__",
                          DomainDispatcherApplication.__call__)
-    fast_path = patches._dispatch_without_flask(flask_path)
+    fast_path = speed_server._dispatch_without_flask(flask_path)
     bucket, table = f"fast-{uuid.uuid4().hex[:8]}", f"fast-{uuid.uuid4().hex[:8]}"
     json_10 = lambda target: {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}  # noqa: E731
     location = b"<CreateBucketConfiguration><LocationConstraint>us-west-2</LocationConstraint></CreateBucketConfiguration>"
@@ -778,7 +774,7 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
 
         monkeypatch.setattr(StepFunctionResponse, "list_executions", original)
         before, raw_before = pages(), raw[:]
-        monkeypatch.setattr(StepFunctionResponse, "list_executions", patches._list_executions_written_directly(
+        monkeypatch.setattr(StepFunctionResponse, "list_executions", speed_server._list_executions_written_directly(
             original))
         raw.clear()
         after = pages()
@@ -795,7 +791,7 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
 def test_every_module_importing_the_request_id_generator_is_patched(moto_sources):
     users = [name for name, text in moto_sources.items()
              if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", text)]
-    assert sorted(users) == sorted(patches.REQUEST_ID_USERS)
+    assert sorted(users) == sorted(speed_server.REQUEST_ID_USERS)
 
 
 def test_request_ids_look_like_motos_and_follow_its_seed():
@@ -804,7 +800,7 @@ def test_request_ids_look_like_motos_and_follow_its_seed():
 
     original = getattr(aws_headers.gen_amzn_requestid_long, "__labhelpers_original__",
                        aws_headers.gen_amzn_requestid_long)
-    generate = patches._request_ids_drawn_at_once(original)
+    generate = speed_server._request_ids_drawn_at_once(original)
     headers: dict = {}
     ids = {generate(headers) for _ in range(200)}
     assert len(ids) == 200 and headers["x-amzn-requestid"] in ids

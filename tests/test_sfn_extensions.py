@@ -449,15 +449,6 @@ def test_every_module_importing_extract_json_is_patched():
     assert users == sorted(sfn_extensions.EXTRACT_JSON_USERS)
 
 
-def test_extension_patches_are_fingerprinted_and_named_uniquely():
-    from labhelpers.emulator import patches, sfn_extensions
-
-    names = [p.name for p in patches.all_patches()]
-    assert len(names) == len(set(names))
-    for patch in sfn_extensions.PATCHES:
-        assert patches.source_fingerprint(patch.original()) == patch.source_sha256, patch.name
-
-
 def test_a_mocked_states_timeout_is_caught_by_its_name(sfn):
     name = f"mocked-timeout-{uuid.uuid4().hex[:8]}"
     MOCK_CONFIG.write_text(json.dumps({

@@ -247,11 +247,3 @@ def invalid_definition_message(diagnostics: list[Diagnostic]) -> str:
     parts = [f"{d['code']}: {d['message']} at {d.get('location', 'null')}"
              for d in diagnostics if d["severity"] == "ERROR"]
     return f"Invalid State Machine Definition: '{', '.join(parts)}'"
-
-
-def aws_error(code: str, message: str) -> Exception:
-    """A 400 error with AWS's error code (moto's parser ``api`` exceptions send an empty code)."""
-    from moto.core.exceptions import AWSError
-
-    error_class = type(code, (AWSError,), {"TYPE": code, "STATUS": 400})
-    return error_class(message=message)

@@ -20,7 +20,7 @@ ENV_VAR = "SFN_MOCK_CONFIG"
 
 
 def _invalid_name(message: str) -> Exception:
-    from labhelpers.emulator.asl_validation import aws_error
+    from labhelpers.emulator.moto_compat import aws_error
 
     return aws_error("InvalidName", message)
 

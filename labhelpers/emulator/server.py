@@ -359,18 +359,29 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     from labhelpers import config
-    from labhelpers.emulator import patches
+    from labhelpers.emulator import registry
     from labhelpers.emulator.lambda_runtime import LambdaRuntime
+    from labhelpers.emulator.patching import MotoMismatch
 
     endpoint = f"http://{args.host}:{args.port}"
     runtime = LambdaRuntime(endpoint_url=endpoint,
                             work_dir=config.state_dir() / f"lambda-code-{args.port}",
                             worker_cpus=worker_cpus)
-    patches.apply(runtime)
+    try:
+        installed = registry.apply(runtime)
+    except (MotoMismatch, ValueError) as err:  # the wrong moto, or a wrong LAB_EMULATOR_SKIP_PATCHES
+        runtime.shutdown()
+        print(f"labhelpers emulator: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(3) from None
 
     info = {"emulator": "labhelpers", "pid": os.getpid(), "port": args.port, "cpu": args.cpu,
-            "started": time.time(), "log_file": args.log_file, "endpoint_url": endpoint}
-    server = make_server(args.host, args.port, None, threaded=True, request_handler=keep_alive_handler())
+            "started": time.time(), "log_file": args.log_file, "endpoint_url": endpoint,
+            "fast": registry.fast_enabled(), "patches": len(installed)}
+    if "http_connections_kept_alive" in installed:
+        handler = keep_alive_handler()
+    else:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler as handler
+    server = make_server(args.host, args.port, None, threaded=True, request_handler=handler)
 
     def shutdown(*_: object) -> None:
         runtime.shutdown()

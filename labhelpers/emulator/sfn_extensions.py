@@ -1,6 +1,6 @@
 """Step Functions APIs and ASL features moto lacks, added to the emulator.
 
-Each entry of ``PATCHES`` is a :class:`labhelpers.emulator.patches.Patch`. moto's HTTP layer
+Each entry of ``PATCHES`` is a :class:`labhelpers.emulator.patching.Patch`. moto's HTTP layer
 (``StepFunctionResponse``) dispatches an action to the method of the same snake_case name, so a
 new API is a new method there; its patch fingerprints the moto function the new code relies on.
 """
@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from labhelpers.emulator.patches import Patch, _replace, _wrap_current
+from labhelpers.emulator.patching import Patch, replace, wrap_current
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -51,7 +51,8 @@ class _PlainAnalyser:
 
 def _validate_definition_like_aws(original: Any) -> Any:
     def _validate_definition(definition: str) -> None:
-        from labhelpers.emulator.asl_validation import aws_error, invalid_definition_message
+        from labhelpers.emulator.asl_validation import invalid_definition_message
+        from labhelpers.emulator.moto_compat import aws_error
 
         errors = [d for d in definition_diagnostics(definition) if d["severity"] == "ERROR"]
         if errors:
@@ -215,7 +216,7 @@ def _filter_without_match_is_empty(original: Any) -> Any:
 def _install_extract_json(_: Any) -> None:
     import importlib
 
-    _replace(_JSON_PATH, "extract_json", _filter_without_match_is_empty)
+    replace(_JSON_PATH, "extract_json", _filter_without_match_is_empty)
     replacement = importlib.import_module(_JSON_PATH).extract_json
     for module_name in EXTRACT_JSON_USERS:
         setattr(importlib.import_module(module_name), "extract_json", replacement)
@@ -284,44 +285,40 @@ PATCHES: list[Patch] = [
     Patch("invalid_definition_messages_like_aws",
           "moto reports a bad definition as repr(ASLParserException) or with the whole definition; "
           "AWS gives 'Invalid State Machine Definition: ...' naming the problem and the state.",
-          _MODELS, "StepFunctionsParserBackend._validate_definition", "a5921e3d3b46dcd3",
+          (f"{_MODELS}:StepFunctionsParserBackend._validate_definition",),
           _install_validate_definition),
     Patch("validate_state_machine_definition_api",
           "moto's HTTP layer has no ValidateStateMachineDefinition (its provider.py one is never routed).",
-          f"{_PARSER}.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", "a59a7d18760fb22e",
+          (f"{_PARSER}.asl.parse.asl_parser:AmazonStateLanguageParser.parse",),
           _add_action("validate_state_machine_definition", _validate_state_machine_definition)),
     Patch("test_state_api",
           "moto's HTTP layer has no TestState; its TestStateExecution is never reached.",
-          _TEST_STATE_EXECUTION, "TestStateExecution.to_test_state_output", "6d0d802301574712",
+          (f"{_TEST_STATE_EXECUTION}:TestStateExecution.to_test_state_output",),
           _add_action("test_state", _test_state)),
     Patch.replacing("jsonata_evaluated_by_jsonata_python",
           "moto's JSONata evaluator is a stub (a JVM bridge that is never started): every JSONata state fails.",
-          _STRING_EXPR, "StringJSONata._eval_body", "277b6f4132141b36",
+          f"{_STRING_EXPR}:StringJSONata._eval_body",
           _jsonata_string_eval),
     Patch.replacing("variable_references_evaluated_by_jsonata_python",
           "$variable references in JSONPath fields go through the same stubbed JSONata evaluator.",
-          _STRING_EXPR, "StringVariableSample._eval_body", "4aa01e616a9824dd",
+          f"{_STRING_EXPR}:StringVariableSample._eval_body",
           _variable_sample_eval),
     Patch("jsonpath_filter_without_match_is_empty",
           "A JSONPath filter ([?(...)], with && or ||) that matches nothing fails the state with "
           "States.Runtime; AWS gives an empty list.",
-          _JSON_PATH, "extract_json", "932245247973780c", _install_extract_json),
+          (f"{_JSON_PATH}:extract_json",), _install_extract_json),
     Patch("start_sync_execution_api",
           "moto's HTTP layer has no StartSyncExecution; its SyncExecution is never reached.",
-          _EXECUTION, "SyncExecution.to_start_sync_execution_output", "fe1efeaffdad0cc8",
+          (f"{_EXECUTION}:SyncExecution.to_start_sync_execution_output",),
           _add_action("start_sync_execution", _start_sync_execution)),
     Patch("mock_config_test_cases",
           "moto's mock-config loader is a stub; start_execution(arn#TestCase) must use SFN_MOCK_CONFIG.",
-          _MODELS, "StepFunctionsParserBackend.start_execution", "0f8d9dd57baf0c28",
-          lambda rt: _wrap_current(_MODELS, "StepFunctionsParserBackend.start_execution",
+          (f"{_MODELS}:StepFunctionsParserBackend.start_execution",),
+          lambda rt: wrap_current(_MODELS, "StepFunctionsParserBackend.start_execution",
                                    _mocked_start_execution)),
     Patch.replacing("mock_config_reaches_the_worker",
           "moto's Execution never hands its mock test case to the execution worker.",
-          _EXECUTION, "Execution._get_start_execution_worker", "f06f34d872b0c8b7",
+          f"{_EXECUTION}:Execution._get_start_execution_worker",
           _worker_with_mock),
 ]
 
-# Accelerated waits (POST /_lab/wait-speedup): their own module, their patches appended here.
-from labhelpers.emulator import wait_speedup as _wait_speedup  # noqa: E402
-
-PATCHES.extend(_wait_speedup.PATCHES)

@@ -15,7 +15,7 @@ def start_sync_execution(backend: Any, state_machine_arn: str, name: str | None,
     """Run an EXPRESS execution to its end and return the AWS response."""
     from moto.stepfunctions.parser.backend.execution import SyncExecution
 
-    from labhelpers.emulator.asl_validation import aws_error
+    from labhelpers.emulator.moto_compat import aws_error
 
     base_arn = state_machine_arn.partition("#")[0]
     state_machine = backend.describe_state_machine(base_arn)

@@ -21,7 +21,7 @@ class _Retriable(Exception):
 
 
 def _invalid(message: str) -> Exception:
-    from labhelpers.emulator.asl_validation import aws_error
+    from labhelpers.emulator.moto_compat import aws_error
 
     return aws_error("InvalidDefinition", message)
 
@@ -79,7 +79,7 @@ def run_test_state(*, definition: str, role_arn: str | None, input_text: str | N
         json.loads(input_text or "{}")
         variables_value = json.loads(variables) if variables else {}
     except ValueError as err:
-        from labhelpers.emulator.asl_validation import aws_error
+        from labhelpers.emulator.moto_compat import aws_error
 
         raise aws_error("InvalidExecutionInput", f"Invalid input: {err}") from None
 

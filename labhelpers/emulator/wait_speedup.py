@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from labhelpers.emulator.patches import Patch, _wrap_current
+from labhelpers.emulator.patching import Patch, wrap_current
 
 #: Beyond this a year-long wait would still take 30 s; more only hides mistakes.
 MAX_FACTOR = 1_000_000
@@ -114,7 +114,7 @@ def _accelerated_sleep(env: Any, seconds: float, factor: float) -> None:
 # --- the patches ------------------------------------------------------------------------------
 
 def _wrap(module: str, attribute: str, make: Any) -> None:
-    _wrap_current(module, attribute, make, marker="__labhelpers_wait_speedup__")
+    wrap_current(module, attribute, make, marker="__labhelpers_wait_speedup__")
 
 
 def _events_on_the_virtual_clock(original: Any) -> Any:
@@ -221,31 +221,31 @@ PATCHES: list[Patch] = [
     Patch("wait_speedup_history_on_the_virtual_clock",
           "Accelerated waits (POST /_lab/wait-speedup) must still show their full duration: history "
           "events are stamped with the execution's virtual clock.",
-          _EVENT_MANAGER, "EventManager.add_event", "cb430fa2e3fed3e8",
+          (f"{_EVENT_MANAGER}:EventManager.add_event",),
           lambda rt: _wrap(_EVENT_MANAGER, "EventManager.add_event", _events_on_the_virtual_clock)),
     Patch("wait_speedup_wait_state",
           "A Wait state sleeps its full duration; with a speed-up factor it sleeps duration / factor "
           "and moves the execution's clock by the full duration.",
-          _WAIT_FUNCTION, "WaitFunction._wait_interval", "8f954dee80372b4b",
+          (f"{_WAIT_FUNCTION}:WaitFunction._wait_interval",),
           lambda rt: _wrap(_WAIT_FUNCTION, "WaitFunction._wait_interval", _wait_accelerated)),
     Patch("wait_speedup_timestamp_from_the_virtual_clock",
           "A Timestamp wait counts from a naive local now (wrong by the UTC offset outside UTC) and "
           "must count from the execution's virtual clock.",
-          _TIMESTAMP, "Timestamp._get_wait_seconds", "611d040940ad5f39",
+          (f"{_TIMESTAMP}:Timestamp._get_wait_seconds",),
           lambda rt: _wrap(_TIMESTAMP, "Timestamp._get_wait_seconds", _timestamp_on_the_virtual_clock)),
     Patch("wait_speedup_entered_time_from_the_virtual_clock",
           "$$.State.EnteredTime comes from the real clock; after an accelerated wait it must come "
           "from the execution's virtual clock.",
-          _STATE, "CommonStateField._eval_state_input", "ec618072be7eb029",
+          (f"{_STATE}:CommonStateField._eval_state_input",),
           lambda rt: _wrap(_STATE, "CommonStateField._eval_state_input", _entered_time_on_the_virtual_clock)),
     Patch("wait_speedup_stop_date_from_the_virtual_clock",
           "An execution's stopDate comes from the real clock; after an accelerated wait it must come "
           "from the execution's virtual clock (stopDate - startDate covers the full waits).",
-          _EXECUTION, "BaseExecutionWorkerCommunication._reflect_execution_status", "038a396107afe59b",
+          (f"{_EXECUTION}:BaseExecutionWorkerCommunication._reflect_execution_status",),
           lambda rt: _wrap(_EXECUTION, "BaseExecutionWorkerCommunication._reflect_execution_status",
                               _stop_date_on_the_virtual_clock)),
     Patch("wait_speedup_retry_interval",
           "Retry intervals sleep for real (time.sleep in RetrierDecl); with a speed-up factor they "
           "are accelerated like Wait states.",
-          _RETRIER, "RetrierDecl._eval_body", "48463fff19cefa98", _install_retry),
+          (f"{_RETRIER}:RetrierDecl._eval_body",), _install_retry),
 ]
