@@ -6,6 +6,10 @@ import ast
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import moto
@@ -18,7 +22,7 @@ ROOT = Path(__file__).parent.parent
 EMULATOR = ROOT / "labhelpers" / "emulator"
 STORED = patching.load_stored()
 TARGETS = sorted({t for p in registry.all_patches() for t in p.targets})
-PATCH_MODULES = ("patching", "moto_compat", "registry", "fixes", "sfn_extensions", "wait_speedup",
+PATCH_MODULES = ("patching", "moto_compat", "registry", "fixes", "robustness", "sfn_extensions", "wait_speedup",
                  "speed_gains", "speed_server", "speed_interpreter", "speed_records")
 
 
@@ -90,25 +94,95 @@ def test_a_changed_target_is_reported_with_a_diff_and_the_versions():
     assert "-    def old_start_execution" in caught.value.changed[target]
 
 
-def test_the_emulator_refuses_to_start_on_a_moto_it_was_not_written_for(tmp_path):
-    # Nothing is installed: the stored sources the server compares with are altered instead.
-    import subprocess
-    import sys
-
+def _server_with_stored(stored: dict, tmp_path: Path, port: int, **env: str) -> subprocess.Popen:
+    """The emulator's server process, comparing moto with ``stored`` (nothing is installed)."""
     fake = tmp_path / "sources.json"
-    target = "moto.cloudwatch.models:CloudWatchBackend.get_metric_data"
-    fake.write_text(json.dumps(_altered(STORED, target)))
+    fake.write_text(json.dumps(stored))
     script = ("import sys; from pathlib import Path; from labhelpers.emulator import patching; "
               f"patching.SOURCES_FILE = Path({str(fake)!r}); "
               "from labhelpers.emulator import server; server.main(sys.argv[1:])")
-    run = subprocess.run([sys.executable, "-c", script, "--port", "1", "--cpu", "all"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120,
-                         env={k: v for k, v in os.environ.items() if k != "LAB_MOTO_CHECK"})
-    assert run.returncode == 3, run.stderr
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    environ = {k: v for k, v in os.environ.items() if k != "LAB_MOTO_CHECK"}
+    return subprocess.Popen([sys.executable, "-c", script, "--port", str(port), "--cpu", "all",
+                             "--log-file", str(tmp_path / "log")], cwd=ROOT, env={**environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_the_emulator_refuses_to_start_on_a_moto_it_was_not_written_for(tmp_path):
+    target = "moto.cloudwatch.models:CloudWatchBackend.get_metric_data"
+    server = _server_with_stored(_altered(STORED, target), tmp_path, port=1)
+    _, stderr = server.communicate(timeout=120)
+    assert server.returncode == 3, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("labhelpers emulator: The emulator's patches were written for")
     assert "moto 5.2.5" in lines[0] and f"moto {moto.__version__}" in lines[0]
     assert "metric_data_match_exact_dimensions" in lines[0] and "`make`" in lines[0]
+
+
+def test_lab_moto_check_warn_starts_anyway_and_logs_the_difference(tmp_path):
+    # For `make moto-next`: the behaviour tests run against a moto the patches were not written for.
+    from labhelpers.emulator import control
+
+    port = _free_port()
+    target = "moto.cloudwatch.models:CloudWatchBackend.get_metric_data"
+    server = _server_with_stored(_altered(STORED, target), tmp_path, port, LAB_MOTO_CHECK="warn")
+    try:
+        deadline = time.monotonic() + 60
+        while control.probe(port) is None:
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()[1]
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=60)
+    assert "written for moto 5.2.5" in stderr and "starting anyway: LAB_MOTO_CHECK=warn" in stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_aws_errors_are_built_for_either_moto_error_base(monkeypatch):
+    import moto.core.exceptions as exceptions
+
+    from labhelpers.emulator import moto_compat
+
+    moto_compat._error_class.cache_clear()
+    new = moto_compat.aws_error("InvalidName", "bad name")
+    assert isinstance(new, exceptions.ServiceException) and (new.code, new.message) == ("InvalidName", "bad name")
+    assert moto_compat.error_code(new) == "InvalidName" and moto_compat.error_message(new) == "bad name"
+
+    class AWSError(exceptions.JsonRESTError):  # moto 5.2.5's base, as it was there
+        TYPE: str | None = None
+        STATUS = 400
+
+        def __init__(self, message: str, exception_type: str | None = None, status: int | None = None):
+            super().__init__(exception_type or self.TYPE, message)
+            self.code = status or self.STATUS
+
+    monkeypatch.delattr(exceptions, "ServiceException")
+    monkeypatch.setattr(exceptions, "AWSError", AWSError, raising=False)
+    moto_compat._error_class.cache_clear()
+    try:
+        old = moto_compat.aws_error("InvalidName", "bad name")
+        assert isinstance(old, AWSError) and old.code == 400
+        assert json.loads(old.get_body()) == {"__type": "InvalidName", "message": "bad name"}
+        assert moto_compat.error_code(old) == "InvalidName" and moto_compat.moto_errors() == (
+            exceptions.JsonRESTError,)
+    finally:
+        moto_compat._error_class.cache_clear()
+
+
+def test_the_emulator_answers_an_invalid_definition_as_aws_does(lab):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        lab.sfn.create_state_machine(name="compat-invalid", roleArn="arn:aws:iam::123456789012:role/r",
+                                     definition=json.dumps({"StartAt": "Nowhere", "States": {}}))
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidDefinition"
+    assert error["Error"]["Message"].startswith("Invalid State Machine Definition: ")
 
 
 def _imports(module: str) -> set[str]:

@@ -1,6 +1,7 @@
 """Every patch of the emulator, in the one order they are installed, grouped by purpose.
 
-1. ``correctness`` (``fixes``): what moto gets wrong or cannot do that the lab relies on;
+1. ``correctness`` (``fixes``, ``robustness``): what moto gets wrong or cannot do that the lab
+   relies on, and what lets one bad definition or emulator fault break the account;
 2. ``added_apis`` (``sfn_extensions``, ``wait_speedup``): Step Functions APIs and features moto
    lacks;
 3. ``speed`` (``speed_server``, ``speed_interpreter``, ``speed_records``): optional, each with its
@@ -25,15 +26,15 @@ import os
 import sys
 from typing import Any
 
-from labhelpers.emulator import (fixes, sfn_extensions, speed_interpreter, speed_records, speed_server,
-                                 wait_speedup)
+from labhelpers.emulator import (fixes, robustness, sfn_extensions, speed_interpreter, speed_records,
+                                 speed_server, wait_speedup)
 from labhelpers.emulator.patching import (SOURCES_FILE, MotoMismatch, Patch, changed_targets, load_stored,
                                           mismatch_message, record)
 
 log = logging.getLogger("labhelpers.emulator")
 
 GROUPS: dict[str, list[Patch]] = {
-    "correctness": fixes.PATCHES,
+    "correctness": fixes.PATCHES + robustness.PATCHES,
     "added_apis": sfn_extensions.PATCHES + wait_speedup.PATCHES,
     "speed": speed_server.PATCHES + speed_interpreter.PATCHES + speed_records.PATCHES,
 }

@@ -21,6 +21,10 @@ _RESPONSES = "moto.stepfunctions.responses"
 _STRING_EXPR = f"{_PARSER}.asl.component.common.string.string_expression"
 _EXECUTION = f"{_PARSER}.backend.execution"
 _TEST_STATE_EXECUTION = f"{_PARSER}.backend.test_state.execution"
+#: What the added APIs read their parameters with, and the base of the errors they raise
+#: (labhelpers.emulator.moto_compat builds those).
+_GET_PARAM = "moto.core.responses:BaseResponse._get_param"
+_SERVICE_EXCEPTION = "moto.core.exceptions:ServiceException"
 
 
 # --- 1. ValidateStateMachineDefinition, and AWS's InvalidDefinition messages ------------
@@ -285,15 +289,19 @@ PATCHES: list[Patch] = [
     Patch("invalid_definition_messages_like_aws",
           "moto reports a bad definition as repr(ASLParserException) or with the whole definition; "
           "AWS gives 'Invalid State Machine Definition: ...' naming the problem and the state.",
-          (f"{_MODELS}:StepFunctionsParserBackend._validate_definition",),
+          (f"{_MODELS}:StepFunctionsParserBackend._validate_definition", _SERVICE_EXCEPTION),
           _install_validate_definition),
     Patch("validate_state_machine_definition_api",
           "moto's HTTP layer has no ValidateStateMachineDefinition (its provider.py one is never routed).",
-          (f"{_PARSER}.asl.parse.asl_parser:AmazonStateLanguageParser.parse",),
+          (f"{_PARSER}.asl.parse.asl_parser:AmazonStateLanguageParser.parse", _GET_PARAM,
+           f"{_PARSER}.asl.static_analyser.express_static_analyser:ExpressStaticAnalyser"),
           _add_action("validate_state_machine_definition", _validate_state_machine_definition)),
     Patch("test_state_api",
           "moto's HTTP layer has no TestState; its TestStateExecution is never reached.",
-          (f"{_TEST_STATE_EXECUTION}:TestStateExecution.to_test_state_output",),
+          (f"{_TEST_STATE_EXECUTION}:TestStateExecution.to_test_state_output", _GET_PARAM,
+           f"{_TEST_STATE_EXECUTION}:TestStateExecution.__init__",
+           f"{_PARSER}.backend.test_state.execution_worker:TestStateExecutionWorker",
+           f"{_PARSER}.backend.state_machine:TestStateMachine.__init__", _SERVICE_EXCEPTION),
           _add_action("test_state", _test_state)),
     Patch.replacing("jsonata_evaluated_by_jsonata_python",
           "moto's JSONata evaluator is a stub (a JVM bridge that is never started): every JSONata state fails.",
@@ -309,7 +317,8 @@ PATCHES: list[Patch] = [
           (f"{_JSON_PATH}:extract_json",), _install_extract_json),
     Patch("start_sync_execution_api",
           "moto's HTTP layer has no StartSyncExecution; its SyncExecution is never reached.",
-          (f"{_EXECUTION}:SyncExecution.to_start_sync_execution_output",),
+          (f"{_EXECUTION}:SyncExecution.to_start_sync_execution_output", _GET_PARAM,
+           f"{_EXECUTION}:SyncExecution.__init__", _SERVICE_EXCEPTION),
           _add_action("start_sync_execution", _start_sync_execution)),
     Patch("mock_config_test_cases",
           "moto's mock-config loader is a stub; start_execution(arn#TestCase) must use SFN_MOCK_CONFIG.",
