@@ -22,8 +22,10 @@ ROOT = Path(__file__).parent.parent
 EMULATOR = ROOT / "labhelpers" / "emulator"
 STORED = patching.load_stored()
 TARGETS = sorted({t for p in registry.all_patches() for t in p.targets})
-PATCH_MODULES = ("patching", "moto_compat", "registry", "fixes", "robustness", "sfn_extensions", "wait_speedup",
-                 "speed_gains", "speed_server", "speed_interpreter", "speed_records")
+#: The patch layer: its mechanism, its registry and every module that holds patches.
+PATCH_MODULES = tuple(sorted(
+    {"patching", "moto_compat", "registry", "speed_gains"}
+    | {p.stem for p in EMULATOR.glob("*.py") if "\nPATCHES: list[Patch] = [" in p.read_text()}))
 
 
 def test_moto_is_the_release_the_patches_were_written_for_and_the_lock_pins():
@@ -52,8 +54,11 @@ def test_every_patch_has_a_unique_name_a_group_and_targets():
 
 
 def test_each_speed_patch_states_its_measured_gain():
+    from labhelpers.emulator.speed_gains import GAINS
+
     speed = [p for p in registry.all_patches() if p.group == "speed"]
     assert speed and all(p.gain for p in speed), [p.name for p in speed if not p.gain]
+    assert set(GAINS) == {p.name for p in speed}, "speed_gains.py names a patch that is not a speed patch"
 
 
 def test_the_speed_group_can_be_left_out(monkeypatch):
@@ -208,6 +213,14 @@ def test_the_patch_modules_import_no_cycle_and_the_mechanism_is_a_leaf():
         return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
 
     assert [m for m in PATCH_MODULES if reaches(m, m, set())] == []
+
+
+def test_every_module_with_patches_is_installed_by_the_registry():
+    import importlib
+
+    declared = {p.name for m in PATCH_MODULES
+                for p in getattr(importlib.import_module(f"labhelpers.emulator.{m}"), "PATCHES", [])}
+    assert declared == {p.name for p in registry.all_patches()}
 
 
 @pytest.mark.parametrize("module", PATCH_MODULES)

@@ -56,9 +56,13 @@ def is_valid_path(path: Any, *, allow_context: bool = True) -> bool:
         if body == "$":
             return True
     try:
+        import warnings
+
         from jsonpath_ng.ext import parse
 
-        parse(body)
+        with warnings.catch_warnings():  # jsonpath_ng deprecates unquoted words, which AWS accepts
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parse(body)
     except Exception:  # jsonpath_ng raises several unrelated types for bad syntax
         return False
     return True

@@ -28,6 +28,7 @@ from typing import Any
 
 from labhelpers.emulator import (fixes, robustness, sfn_extensions, speed_interpreter, speed_records,
                                  speed_server, wait_speedup)
+from labhelpers.emulator.speed_gains import GAINS
 from labhelpers.emulator.patching import (SOURCES_FILE, MotoMismatch, Patch, changed_targets, load_stored,
                                           mismatch_message, record)
 
@@ -41,8 +42,8 @@ GROUPS: dict[str, list[Patch]] = {
 
 
 def all_patches() -> list[Patch]:
-    """Every patch, in install order, each knowing its group."""
-    return [Patch(p.name, p.why, p.targets, p.install, p.gain, group)
+    """Every patch, in install order, each knowing its group (and a speed patch its gain)."""
+    return [Patch(p.name, p.why, p.targets, p.install, p.gain or GAINS.get(p.name, ""), group)
             for group, patches in GROUPS.items() for p in patches]
 
 

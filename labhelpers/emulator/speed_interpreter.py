@@ -1,7 +1,7 @@
 """Speed: the interpreter's hot paths (parsing, threads, copies), one patch each.
 
 Every patch here is optional (``LAB_EMULATOR_FAST=0`` leaves the whole speed group out) and
-states the gain it was measured to give (``benchmarks/ablation.py``).
+has its measured gain in ``speed_gains`` (``benchmarks/ablation.py`` measures it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import threading
 from typing import Any, Callable, Iterator
 
 from labhelpers.emulator.patching import Patch, replace_everywhere, set_in_modules
-from labhelpers.emulator.speed_gains import GAINS
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -385,48 +384,40 @@ BOTO_CLIENT_USERS = tuple(f"{_TASK}.{m}" for m in (
 PATCHES: list[Patch] = [
     Patch.replacing("sfn_definition_parsed_once",
           "Every execution re-parses its definition with antlr: a third of an execution's CPU.",
-          f"{_EXECUTION_WORKER}:ExecutionWorker._get_evaluation_entrypoint", _definition_parsed_once,
-          gain=GAINS["sfn_definition_parsed_once"]),
+          f"{_EXECUTION_WORKER}:ExecutionWorker._get_evaluation_entrypoint", _definition_parsed_once),
     Patch("jsonpath_parsed_once",
           "Every JSONPath lookup ($.level, InputPath...) builds a new jsonpath_ng yacc parser.",
-          (f"{_JSON_PATH}:extract_json",), _install_jsonpath_parsed_once,
-          gain=GAINS["jsonpath_parsed_once"]),
+          (f"{_JSON_PATH}:extract_json",), _install_jsonpath_parsed_once),
     Patch("sfn_boto_clients_cached",
           "The interpreter builds a new boto3 client for every service call.",
           (f"{_BOTO_CLIENT_MODULE}:boto_client_for",),
           lambda rt: replace_everywhere(_BOTO_CLIENT_MODULE, "boto_client_for", _cached_boto_clients,
-                                        BOTO_CLIENT_USERS),
-          gain=GAINS["sfn_boto_clients_cached"]),
+                                        BOTO_CLIENT_USERS)),
     Patch("sfn_threads_not_retained",
           "moto keeps every thread the interpreter ever started in TMP_THREADS: memory grows per execution.",
           (f"{_EXECUTION_WORKER}:ExecutionWorker.start",),
-          _install_threads_not_retained, gain=GAINS["sfn_threads_not_retained"]),
+          _install_threads_not_retained),
     Patch.replacing("execution_threads_reused",
           "Every execution starts a new thread (system calls and two context switches each).",
           f"{_EXECUTION_WORKER}:ExecutionWorker.start", _execution_threads_reused,
-          relies_on=(f"{_EXECUTION_WORKER}:ExecutionWorker._execution_logic",),
-          gain=GAINS["execution_threads_reused"]),
+          relies_on=(f"{_EXECUTION_WORKER}:ExecutionWorker._execution_logic",)),
     Patch.replacing("parallel_branch_threads_reused",
           "Each Parallel branch starts a new thread, named after the repr of the whole branch (CPU and 8 KB).",
           f"{_BRANCH_WORKER}:BranchWorker.start", _branch_threads_reused,
-          relies_on=(f"{_BRANCH_WORKER}:BranchWorker._thread_routine",),
-          gain=GAINS["parallel_branch_threads_reused"]),
+          relies_on=(f"{_BRANCH_WORKER}:BranchWorker._thread_routine",)),
     Patch.replacing("program_without_timeout_runs_inline",
           "Every execution and branch starts a watchdog thread even without TimeoutSeconds.",
-          f"{_PROGRAM}:Program.eval", _program_inline_without_timeout,
-          gain=GAINS["program_without_timeout_runs_inline"]),
+          f"{_PROGRAM}:Program.eval", _program_inline_without_timeout),
     Patch("result_path_parsed_once",
           "Every ResultPath evaluation builds a new jsonpath_ng yacc parser for its path.",
-          (f"{_RESULT_PATH}:ResultPath._eval_body",), _install_result_path_parsed_once,
-          gain=GAINS["result_path_parsed_once"]),
+          (f"{_RESULT_PATH}:ResultPath._eval_body",), _install_result_path_parsed_once),
     Patch("sfn_json_values_copied_fast",
           "Each state deep-copies its input and output several times with copy.deepcopy.",
           ("moto.stepfunctions.parser.asl.eval.states:States._extract",
            "moto.stepfunctions.parser.asl.eval.environment:Environment.program_state"),
-          _install_json_copy, gain=GAINS["sfn_json_values_copied_fast"]),
+          _install_json_copy),
     Patch.replacing("state_without_timeout_runs_inline",
           "Every Task, Parallel and Map state starts a watchdog thread even without TimeoutSeconds.",
           f"{_EXECUTE_STATE}:ExecutionState._evaluate_with_timeout", _state_without_timeout_runs_inline,
-          relies_on=("moto.stepfunctions.parser.asl.component.common.timeouts.timeout:TimeoutSeconds",),
-          gain=GAINS["state_without_timeout_runs_inline"]),
+          relies_on=("moto.stepfunctions.parser.asl.component.common.timeouts.timeout:TimeoutSeconds",)),
 ]

@@ -1,7 +1,7 @@
 """Speed and memory: what the account keeps per execution, and finding an execution in it.
 
 Every patch here is optional (``LAB_EMULATOR_FAST=0`` leaves the whole speed group out) and
-states the gain it was measured to give (``benchmarks/ablation.py``).
+has its measured gain in ``speed_gains`` (``benchmarks/ablation.py`` measures it).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 from labhelpers.emulator.patching import Patch
-from labhelpers.emulator.speed_gains import GAINS
 
 # --- Performance: finding an execution, snapshotting its state machine ------------------------------
 
@@ -225,31 +224,25 @@ _SFN_ERRORS = "moto.stepfunctions.exceptions"
 PATCHES: list[Patch] = [
     Patch("sfn_executions_indexed",
           "moto keeps a state machine's executions in a plain list, scanned to find one by ARN or name.",
-          (f"{_SFN_MODELS}:StateMachineInstance.__init__",), _install_indexed_executions,
-          gain=GAINS["sfn_executions_indexed"]),
+          (f"{_SFN_MODELS}:StateMachineInstance.__init__",), _install_indexed_executions),
     Patch.replacing("describe_execution_without_scan",
           "DescribeExecution (and GetExecutionHistory, ListMapRuns) scan every execution of the machine.",
           f"{_SFN_MODELS}:StepFunctionBackend.describe_execution", _describe_execution_indexed,
-          relies_on=(f"{_SFN_ERRORS}:ExecutionDoesNotExist",),
-          gain=GAINS["describe_execution_without_scan"]),
+          relies_on=(f"{_SFN_ERRORS}:ExecutionDoesNotExist",)),
     Patch.replacing("start_execution_name_check_without_scan",
           "StartExecution's name check scans every execution of the machine.",
           f"{_SFN_MODELS}:StateMachine._handle_name_input_idempotency", _name_check_indexed,
-          relies_on=(f"{_SFN_ERRORS}:ExecutionAlreadyExists",),
-          gain=GAINS["start_execution_name_check_without_scan"]),
+          relies_on=(f"{_SFN_ERRORS}:ExecutionAlreadyExists",)),
     Patch.replacing("machine_for_execution_without_scan",
           "DescribeStateMachineForExecution scans every execution of every machine.",
           f"{_SFN_MODELS}:StepFunctionBackend.describe_state_machine_for_execution", _machine_for_execution_indexed,
-          relies_on=(f"{_SFN_ERRORS}:ResourceNotFound",),
-          gain=GAINS["machine_for_execution_without_scan"]),
+          relies_on=(f"{_SFN_ERRORS}:ResourceNotFound",)),
     Patch("state_machine_snapshot_shared",
           "Every execution keeps its own deep copy of the state machine, even when it has not changed.",
-          (f"{_PARSER_MODELS}:StepFunctionsParserBackend.start_execution",), _install_shared_snapshot,
-          gain=GAINS["state_machine_snapshot_shared"]),
+          (f"{_PARSER_MODELS}:StepFunctionsParserBackend.start_execution",), _install_shared_snapshot),
     Patch.replacing("finished_execution_releases_interpreter_state",
           "A finished execution keeps its interpreter environment (frames, locks, state copies): memory grows.",
           f"{_EXECUTION}:BaseExecutionWorkerCommunication.terminated", _finished_execution_released,
           relies_on=("moto.stepfunctions.parser.asl.eval.environment:Environment.__init__",
-                     "moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager.get_event_history"),
-          gain=GAINS["finished_execution_releases_interpreter_state"]),
+                     "moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager.get_event_history")),
 ]

@@ -1,7 +1,7 @@
 """Speed: moto's request layer and service backends on every request, one patch each.
 
 Every patch here is optional (``LAB_EMULATOR_FAST=0`` leaves the whole speed group out) and
-states the gain it was measured to give (``benchmarks/ablation.py``). The emulator's HTTP
+has its measured gain in ``speed_gains`` (``benchmarks/ablation.py`` measures it). The emulator's HTTP
 server (``server.keep_alive_handler``) replaces parts of werkzeug's and moto's request
 handler; those replacements are registered here too, so their targets are fingerprinted.
 """
@@ -12,7 +12,6 @@ import importlib
 from typing import Any
 
 from labhelpers.emulator.patching import Patch, replace, replace_everywhere
-from labhelpers.emulator.speed_gains import GAINS
 
 _DISPATCHER = "moto.moto_server.werkzeug_app"
 _DYNAMODB_EXPRESSIONS = "moto.dynamodb.parsing.expressions"
@@ -235,50 +234,42 @@ def _install_update_expression_parsed_once(_: Any) -> None:
 PATCHES: list[Patch] = [
     Patch.replacing("dispatcher_backend_lookup_cached",
           "Every request lists moto's package directory under a global lock to find its backend.",
-          f"{_DISPATCHER}:DomainDispatcherApplication.get_backend_for_host", _backend_lookup_cached,
-          gain=GAINS["dispatcher_backend_lookup_cached"]),
+          f"{_DISPATCHER}:DomainDispatcherApplication.get_backend_for_host", _backend_lookup_cached),
     Patch.replacing("account_backend_found_without_lock",
           "Every backend lookup takes moto's global lock and scans all services' backends.",
           "moto.core.base_backend:BackendDict.__getitem__", _account_backend_found_without_lock,
           relies_on=("moto.core.base_backend:BackendDict._create_account_specific_backend",
-                     "moto.core.base_backend:BackendDict.reset"),
-          gain=GAINS["account_backend_found_without_lock"]),
+                     "moto.core.base_backend:BackendDict.reset")),
     Patch.replacing("requests_dispatched_without_flask",
           "Flask's request context and hooks around every request cost a fifth of its CPU.",
           f"{_DISPATCHER}:DomainDispatcherApplication.__call__", _dispatch_without_flask,
           relies_on=("moto.core.utils:convert_to_flask_response",
-                     "moto.moto_api._internal.recorder.models:Recorder._record_request"),
-          gain=GAINS["requests_dispatched_without_flask"]),
+                     "moto.moto_api._internal.recorder.models:Recorder._record_request")),
     Patch("response_method_names_cached",
           "Every request lists its response class's methods with inspect.getmembers().",
           ("moto.core.responses:method_names_from_class", "moto.core.responses:BaseResponse.call_action"),
-          lambda rt: replace("moto.core.responses", "method_names_from_class", _method_names_cached),
-          gain=GAINS["response_method_names_cached"]),
+          lambda rt: replace("moto.core.responses", "method_names_from_class", _method_names_cached)),
     Patch.replacing("serializer_alias_keys_computed_once",
           "The response serializer builds six alias providers per member of every object it writes.",
           "moto.core.serialize:AttributePicker.__call__", _alias_keys_cached,
-          relies_on=("moto.core.serialize:AttributePicker.get_possible_keys",),
-          gain=GAINS["serializer_alias_keys_computed_once"]),
+          relies_on=("moto.core.serialize:AttributePicker.get_possible_keys",)),
     Patch("request_ids_drawn_at_once",
           "Every response's request id takes 52 random.choice() calls (several per cent of a small request).",
           ("moto.utilities.aws_headers:gen_amzn_requestid_long",),
           lambda rt: replace_everywhere("moto.utilities.aws_headers", "gen_amzn_requestid_long",
-                                        _request_ids_drawn_at_once, REQUEST_ID_USERS),
-          gain=GAINS["request_ids_drawn_at_once"]),
+                                        _request_ids_drawn_at_once, REQUEST_ID_USERS)),
     Patch.replacing("list_executions_written_directly",
           "A ListExecutions page of 1,000 costs the generic serializer ~25 ms; a waiting client polls it.",
           "moto.stepfunctions.responses:StepFunctionResponse.list_executions", _list_executions_written_directly,
-          relies_on=("moto.core.serialize:TimestampSerializer._timestamp_unixtimestamp",),
-          gain=GAINS["list_executions_written_directly"]),
+          relies_on=("moto.core.serialize:TimestampSerializer._timestamp_unixtimestamp",)),
     Patch("dynamodb_update_expression_parsed_once",
           "Every UpdateItem tokenizes and parses its UpdateExpression twice (responses and models).",
-          (f"{_DYNAMODB_EXPRESSIONS}:UpdateExpressionParser.make",), _install_update_expression_parsed_once,
-          gain=GAINS["dynamodb_update_expression_parsed_once"]),
+          (f"{_DYNAMODB_EXPRESSIONS}:UpdateExpressionParser.make",), _install_update_expression_parsed_once),
     # Applied by server.keep_alive_handler (the request handler class it serves with).
     Patch("http_connections_kept_alive",
           "werkzeug closes every connection (a TCP handshake and a new server thread per request) and "
           "waits 10 ms after each response for body bytes nobody sends.",
           (f"{_WERKZEUG}:WSGIRequestHandler.run_wsgi", f"{_WERKZEUG}:WSGIRequestHandler.handle",
            f"{_DISPATCHER}:MotoRequestHandler"),
-          None, gain=GAINS["http_connections_kept_alive"]),
+          None),
 ]
