@@ -207,7 +207,9 @@ def test_the_emulator_shares_one_cpu_and_its_lambda_workers_use_them_all(lab, fn
     health = control.probe(int(lab.endpoint_url.rsplit(":", 1)[1]))
     assert health["cpu"] in allowed
     threads = os.listdir(f"/proc/{health['pid']}/task")
-    assert len(threads) > 3
+    # The main thread and at least one other (kept-alive connections add more; without the speed
+    # group each connection's thread ends with its request).
+    assert len(threads) >= 2
     for task in threads:
         try:
             assert os.sched_getaffinity(int(task)) == {health["cpu"]}
