@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any, Iterator
 
+from labhelpers.emulator import asl_rules
+
 Diagnostic = dict[str, str]
 
 _TERMINAL_TYPES = {"Succeed", "Fail"}
@@ -27,6 +29,11 @@ _TEMPLATE_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign", "A
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _VARIABLE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*")
 _INTRINSIC = re.compile(r"^States\.[A-Za-z0-9]+\(.*\)$", re.S)
+#: A deploy-time substitution token (CloudFormation/SAM DefinitionSubstitutions, Terraform
+#: templatefile): AWS sees the substituted value, so a path holding one is checked as a name.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+#: Fields that take an intrinsic function as well as a reference path.
+_INTRINSIC_PATH_FIELDS = ("ErrorPath", "CausePath")
 
 
 def error(code: str, message: str, location: str | None) -> Diagnostic:
@@ -41,6 +48,9 @@ def is_valid_path(path: Any, *, allow_context: bool = True) -> bool:
     """Whether ``path`` is a JSONPath AWS accepts ($..., $$..., or a $variable reference)."""
     if not isinstance(path, str) or not path.startswith("$"):
         return False
+    path = _PLACEHOLDER.sub("placeholder", path)
+    if path.startswith("$.["):  # Jayway (AWS's JSONPath) reads "$.[...]" as "$[...]"
+        path = "$" + path[2:]
     if path in ("$", "$$"):
         return True
     body = path
@@ -131,7 +141,9 @@ def _state_errors(name: str, state: dict, loc: str, language: str,
     if language == "JSONPath":
         for field in _PATH_FIELDS:
             if field in state and state[field] is not None and not is_valid_path(
-                    state[field], allow_context=field not in ("ResultPath",)):
+                    state[field], allow_context=field not in ("ResultPath",)) and not (
+                    field in _INTRINSIC_PATH_FIELDS and isinstance(state[field], str)
+                    and _INTRINSIC.match(state[field])):
                 yield error("SCHEMA_VALIDATION_FAILED",
                             f"The value for the field '{field}' must be a valid JSONPath", f"{loc}/{field}")
         for field in _TEMPLATE_FIELDS:
@@ -139,6 +151,7 @@ def _state_errors(name: str, state: dict, loc: str, language: str,
                 yield from _template_errors(state[field], f"{loc}/{field}", field)
         for i, rule in enumerate(state.get("Choices") or []):
             yield from _choice_rule_paths(rule, f"{loc}/Choices[{i}]")
+    yield from asl_rules.state_rules(state, loc, language)
     timestamp = state.get("Timestamp")
     if state_type == "Wait" and isinstance(timestamp, str) and not _is_jsonata(timestamp) \
             and not _RFC3339.match(timestamp):
