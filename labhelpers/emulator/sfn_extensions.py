@@ -30,18 +30,25 @@ _SERVICE_EXCEPTION = "moto.core.exceptions:ServiceException"
 # --- 1. ValidateStateMachineDefinition, and AWS's InvalidDefinition messages ------------
 
 def definition_diagnostics(definition: str, sm_type: str = "STANDARD") -> list[dict]:
-    """AWS-style diagnostics: the static checks, then moto's parser for what they miss."""
-    from labhelpers.emulator import asl_validation
+    """AWS-style diagnostics: the static checks, then moto's parser for what they miss.
+
+    What moto's grammar rejects but AWS accepts (``grammar``: Distributed Map EXPRESS, the HTTP
+    Task, ${...} placeholders...) is valid here too; its executions fail with States.Runtime.
+    """
+    from labhelpers.emulator import asl_validation, grammar
 
     diagnostics = asl_validation.validate(definition)
     if diagnostics:
         return diagnostics
     from moto.stepfunctions.parser.asl.static_analyser.express_static_analyser import ExpressStaticAnalyser
 
+    grammar.install_parser_fixes()  # the same verdict whether or not the emulator's patches are in
     analyser = ExpressStaticAnalyser() if sm_type == "EXPRESS" else _PlainAnalyser()
     try:
         analyser.analyse(definition)
     except Exception as exc:  # the parser raises ASLParserException, ValueError, ...
+        if grammar.accepted_despite_moto(definition, analyser.analyse):
+            return []
         return [asl_validation.parser_diagnostic(exc)]
     return []
 
