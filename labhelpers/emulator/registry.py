@@ -26,7 +26,7 @@ import os
 import sys
 from typing import Any
 
-from labhelpers.emulator import (fixes, grammar, robustness, sfn_extensions, speed_interpreter,
+from labhelpers.emulator import (fixes, grammar, parity, robustness, sfn_extensions, speed_interpreter,
                                  speed_records, speed_server, wait_speedup)
 from labhelpers.emulator.speed_gains import GAINS
 from labhelpers.emulator.patching import (SOURCES_FILE, MotoMismatch, Patch, changed_targets, load_stored,
@@ -35,7 +35,7 @@ from labhelpers.emulator.patching import (SOURCES_FILE, MotoMismatch, Patch, cha
 log = logging.getLogger("labhelpers.emulator")
 
 GROUPS: dict[str, list[Patch]] = {
-    "correctness": fixes.PATCHES + robustness.PATCHES,
+    "correctness": fixes.PATCHES + robustness.PATCHES + parity.PATCHES,
     "added_apis": sfn_extensions.PATCHES + wait_speedup.PATCHES + grammar.PATCHES,
     "speed": speed_server.PATCHES + speed_interpreter.PATCHES + speed_records.PATCHES,
 }
