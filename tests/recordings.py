@@ -64,7 +64,8 @@ def emulator_side(e: EmulatorNames, response: Any) -> Any:
                 uuids.setdefault(found, f"<uuid:{len(uuids) + 1}>")
         for found, placeholder in uuids.items():
             value = value.replace(found, placeholder)
-        return value.replace(account, "111111111111").replace(region, "<region>").replace("arn:aws:", "arn:<partition>:")
+        value = value.replace(account, "111111111111").replace(region, "<region>")
+        return value.replace("arn:aws:", "arn:<partition>:")
 
     def walk(value: Any, key: str = "") -> Any:
         if key == "ResponseMetadata":
@@ -164,7 +165,8 @@ def differences(expected: Any, actual: Any, path: str = "$") -> list[str]:
     """Where the two differ, one line each (the first few)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         out = [f"{path}.{k}: missing (AWS: {json.dumps(expected[k])[:150]})" for k in expected if k not in actual]
-        out += [f"{path}.{k}: not in AWS (emulator: {json.dumps(actual[k])[:150]})" for k in actual if k not in expected]
+        out += [f"{path}.{k}: not in AWS (emulator: {json.dumps(actual[k])[:150]})"
+                for k in actual if k not in expected]
         for k in expected:
             if k in actual:
                 out += differences(expected[k], actual[k], f"{path}.{k}")

@@ -52,7 +52,7 @@ def _zip(source: str) -> bytes:
     return buffer.getvalue()
 
 
-# --- The session ---------------------------------------------------------------------------------
+# --- One scenario's calls ------------------------------------------------------------------------
 
 class Replay:
     """One scenario's calls on the emulator, and the names to map back to the recording's placeholders."""
@@ -62,7 +62,7 @@ class Replay:
         self.folder = RECORDINGS / scenario
         self.meta = self.read("scenario.json")
         self.names: dict[str, str] = {}  # emulator name -> recording placeholder
-        self.functions: dict[str, str] = {}  # recorded ARN -> emulator ARN
+        self.functions: dict[str, str] = {}  # recorded ARN or name placeholder -> ours
         self.executions = 0
 
     def read(self, name: str) -> Any:
@@ -75,22 +75,21 @@ class Replay:
                 FunctionName=name, Runtime="python3.12", Role=self.role_arn, Handler="handler.handler",
                 Code={"ZipFile": _zip(_handler_source(fn["behaviour"]))}, Timeout=90)["FunctionArn"]
             self.functions[fn["arn_as_recorded"]] = arn
+            self.functions[json.dumps(fn["name_placeholder"])] = json.dumps(name)  # as a JSON string
             self.names[name] = fn["name_placeholder"]
 
     def definition_text(self, definition: Any) -> str:
         """A definition or input as JSON, each recorded function ARN or name replaced by ours."""
         text = json.dumps(definition)
-        for recorded, arn in self.functions.items():
-            text = text.replace(recorded, arn)
-        for name, placeholder in self.names.items():
-            text = text.replace(json.dumps(placeholder), json.dumps(name))
+        for recorded, ours in self.functions.items():  # ARNs first: they hold the names
+            text = text.replace(recorded, ours)
         return text
 
-    def create(self, definition: Any) -> str:
+    def create(self, definition: Any) -> dict:
         name = f"rec-{uuid.uuid4().hex[:12]}"
         self.names[name] = "<ArnPart_0idx>"
         return self.sfn.create_state_machine(name=name, definition=self.definition_text(definition),
-                                             roleArn=self.role_arn)["stateMachineArn"]
+                                             roleArn=self.role_arn)
 
     def start(self, arn: str, raw_input: str | None, name: str | None = None) -> dict:
         kwargs: dict = {} if raw_input is None else {"input": raw_input}
@@ -127,8 +126,9 @@ def _error_response(err: ClientError) -> dict:
 # --- Replaying each kind of scenario ---------------------------------------------------------------
 
 def replay_execution(r: Replay) -> dict:
-    arn = r.create(r.read("definition.json"))
+    arn = r.create(r.read("definition.json"))["stateMachineArn"]
     keys = r.meta["recorded_keys"]
+    # The one execution recorded with a name was started without input (its notes.md).
     named = "<execution-name>" in (r.folder / "recorded.json").read_text(encoding="utf-8")
     execution = r.start(arn, None if named else r.definition_text(r.read("input.json")),
                         name=f"rec-exec-{uuid.uuid4().hex[:8]}" if named else None)["executionArn"]
@@ -142,8 +142,9 @@ def replay_execution(r: Replay) -> dict:
 
 
 def replay_executions(r: Replay) -> dict:
-    arn = r.create(r.read("definition.json"))
-    return {f"exec_hist_resp_{i}": r.history(r.run(arn, payload)) for i, payload in enumerate(r.read("input.json"))}
+    arn = r.create(r.read("definition.json"))["stateMachineArn"]
+    return {f"exec_hist_resp_{i}": r.history(r.run(arn, payload))
+            for i, payload in enumerate(r.read("input.json"))}
 
 
 def replay_choice_cases(r: Replay) -> dict:
@@ -151,7 +152,7 @@ def replay_choice_cases(r: Replay) -> dict:
     definitions = r.read("definitions.json") if (r.folder / "definitions.json").exists() else None
     cases = []
     for i, payload in enumerate(inputs):
-        arn = r.create(definitions[i] if definitions else r.read("definition.json"))
+        arn = r.create(definitions[i] if definitions else r.read("definition.json"))["stateMachineArn"]
         history = r.history(r.run(arn, payload))["events"]
         output = history[-1].get("executionSucceededEventDetails", {}).get("output", history[-1]["type"])
         cases.append({"input": payload, "output": output})
@@ -176,13 +177,11 @@ def replay_validate(r: Replay) -> dict:
 
 
 def replay_start_inputs(r: Replay) -> dict:
-    arn_response = r.sfn.create_state_machine(name=(name := f"rec-{uuid.uuid4().hex[:12]}"), roleArn=r.role_arn,
-                                              definition=r.definition_text(r.read("definition.json")))
-    r.names[name] = "<ArnPart_0idx>"
-    actual: dict = {"creation_resp": arn_response}
+    created = r.create(r.read("definition.json"))
+    actual: dict = {"creation_resp": created}
     for key, raw in zip(r.meta["recorded_keys"][1:], r.read("input.json")):
         try:
-            actual[key] = r.start(arn_response["stateMachineArn"], raw)
+            actual[key] = r.start(created["stateMachineArn"], raw)
         except ClientError as err:
             actual[key] = _error_response(err)
     return actual
@@ -205,6 +204,7 @@ REPLAYS = {"execution": replay_execution, "describe-execution": replay_execution
            "executions": replay_executions, "choice-cases": replay_choice_cases,
            "create-error": replay_create_error, "validate-definition": replay_validate,
            "start-execution-inputs": replay_start_inputs, "test-state": replay_test_state}
+
 
 def compare(lab: Any, role_arn: str, scenario: str) -> list[str]:
     r = Replay(lab, role_arn, scenario)

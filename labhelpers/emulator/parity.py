@@ -165,7 +165,9 @@ _entered = threading.local()  # this thread's (state name, Entered event id): br
 def _remember_state_entered(current: Any) -> Any:
     def _eval_state_input(self: Any, env: Any) -> None:
         # Called right after the state's Entered event, which is this frame's last event.
-        env._lab_state_entered = _entered.state = (self.name, env.event_history_context.last_published_event_id)
+        entered = (self.name, env.event_history_context.last_published_event_id)
+        env._lab_state_entered = entered
+        _entered.state = (env.event_manager, *entered)  # for the event manager's own events
         current(self, env)
 
     return _eval_state_input
@@ -225,7 +227,8 @@ _NOTHING = re.compile(r"(The JSONata expression '.*?')( returned .*)", re.S)
 
 
 def _evaluation_failed_like_aws(current: Any) -> Any:
-    def add_event(self: Any, context: Any, event_type: Any, event_details: Any = None, *args: Any, **kwargs: Any) -> int:
+    def add_event(self: Any, context: Any, event_type: Any, event_details: Any = None,
+                  *args: Any, **kwargs: Any) -> int:
         details = (event_details or {}).get("evaluationFailedEventDetails")
         if details is None or str(getattr(event_type, "value", event_type)) != "EvaluationFailed":
             return current(self, context, event_type, event_details, *args, **kwargs)
@@ -235,14 +238,18 @@ def _evaluation_failed_like_aws(current: Any) -> Any:
         location, cause = details.get("location"), details.get("cause") or ""
         if location and "specified for the field" not in cause:
             details["cause"] = cause = _NOTHING.sub(rf"\1 specified for the field '{location}'\2", cause, count=1)
-        state = getattr(_entered, "state", None)
-        if "state" not in details and state is not None:
+        manager, state, entered = getattr(_entered, "state", (None, None, None))
+        if "state" not in details and manager is self:  # this execution's state, on this thread
             event_details = dict(event_details, evaluationFailedEventDetails=dict(
-                details, state=state[0],
-                cause=f"An error occurred while executing the state '{state[0]}' (entered at the event id "
-                      f"#{state[1]}). {cause}"))
-        context.source_event_id = 0
-        return current(self, context, event_type, event_details, *args, **kwargs)
+                details, state=state,
+                cause=f"An error occurred while executing the state '{state}' (entered at the event id "
+                      f"#{entered}). {cause}"))
+        source, context.source_event_id = context.source_event_id, 0
+        try:
+            return current(self, context, event_type, event_details, *args, **kwargs)
+        finally:
+            if context.source_event_id == 0:  # not moved on to this event (update_source_event_id=False)
+                context.source_event_id = source
 
     return add_event
 
@@ -284,7 +291,7 @@ PATCHES: list[Patch] = [
           "'An error occurred while executing the state X (entered at the event id #N)' gives the "
           "latest event's id; AWS gives the id of the state's Entered event.",
           (f"{_STATE}:CommonStateField._eval_state_input", f"{_STATE}:CommonStateField._eval_body",
-           f"{_FAILURE_EVENT}:FailureEvent.__init__"),
+           f"{_FAILURE_EVENT}:FailureEvent.__init__", f"{_PARSER}.asl.eval.environment:Environment.as_inner_frame_of"),
           lambda rt: (wrap_current(_STATE, "CommonStateField._eval_state_input", _remember_state_entered,
                                    marker=_MARKER),
                       wrap_current(_FAILURE_EVENT, "FailureEvent.__init__", _failure_names_entered_event,
@@ -297,7 +304,7 @@ PATCHES: list[Patch] = [
           "A JSONata expression that returns nothing fails with an EvaluationFailed event without the "
           "state, the field in its cause, or AWS's previousEventId 0.",
           f"{_EVENT_MANAGER}:EventManager.add_event", _evaluation_failed_like_aws,
-          relies_on=(f"{_EVENT_MANAGER}:EventHistoryContext",)),
+          relies_on=(f"{_EVENT_MANAGER}:EventHistoryContext", f"{_STATE}:CommonStateField._eval_state_input")),
     Patch.replacing("jsonata_value_is_not_the_failing_field",
           "An EvaluationFailed location names an interpreter class (JSONataTemplateValueTerminalString"
           "JSONata) instead of the state's field (Output, Arguments...).",
