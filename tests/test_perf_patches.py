@@ -79,24 +79,6 @@ def test_parsed_programs_have_their_heap_keys_drawn_and_are_reused():
 
 # --- threads ------------------------------------------------------------------------------------
 
-def test_every_module_importing_tmp_threads_is_patched_and_nothing_reads_it(moto_sources):
-    users, readers = [], []
-    for name, text in moto_sources.items():
-        if "TMP_THREADS" not in text:
-            continue
-        users.append(name)
-        readers += [line for line in text.splitlines() if "TMP_THREADS" in line
-                    and not re.search(r"import TMP_THREADS|TMP_THREADS\.append\(|^TMP_THREADS = \[\]", line.strip())]
-    assert sorted(users) == sorted(speed_interpreter.TMP_THREADS_USERS)
-    assert readers == []  # discarding the threads is only safe while moto never reads them
-
-
-def test_the_thread_sink_keeps_nothing():
-    sink = speed_interpreter._Discard()
-    sink.append(object())
-    assert list(sink) == []
-
-
 def test_a_state_machine_timeout_still_stops_the_execution(lab):
     # Without TimeoutSeconds the program runs inline; with it, moto's watchdog must still fire.
     arn = _state_machine(lab, {"TimeoutSeconds": 1, "StartAt": "W",
@@ -156,23 +138,6 @@ def test_backend_lookup_is_computed_once_per_host():
     assert lookup(None, "a") == lookup(None, "a") == "backend-of-a"
     assert lookup(None, "b") == "backend-of-b"
     assert seen == ["a", "b"]
-
-
-def test_account_backends_are_found_without_the_lock_and_still_registered_and_reset():
-    from moto.core.base_backend import BackendDict
-    from moto.sns.models import SNSBackend
-
-    # The fast path relies on moto registering a BackendDict when it creates an account's
-    # backend, and clearing both on reset (both are targets of the patch, fingerprinted).
-    original = getattr(BackendDict.__getitem__, "__labhelpers_original__", BackendDict.__getitem__)
-    lookup = speed_server._account_backend_found_without_lock(original)
-    backends = BackendDict(SNSBackend, "sns")
-    created = lookup(backends, "111122223333")  # new: created and registered by moto
-    assert backends in BackendDict._instances
-    assert lookup(backends, "111122223333") is created is original(backends, "111122223333")
-    BackendDict.reset()
-    assert backends not in BackendDict._instances and "111122223333" not in backends
-    assert lookup(backends, "111122223333") is not created and backends in BackendDict._instances
 
 
 def test_jsonpath_lookups_answer_as_before_from_the_cache():
@@ -356,16 +321,6 @@ def test_boto3_works_over_kept_alive_connections(lab):
 
 # --- copies, caches and inline states -------------------------------------------------------------
 
-def test_every_json_copy_module_uses_copy_only_for_deepcopy():
-    import importlib
-    import inspect
-
-    for name in speed_interpreter.JSON_COPY_USERS:
-        source = inspect.getsource(importlib.import_module(name))
-        uses = set(re.findall(r"\bcopy\.(\w+)", source))
-        assert uses <= {"deepcopy", "copy"}, (name, uses)
-
-
 def test_json_copy_is_a_deep_copy():
     value = {"a": [1, {"b": "c"}], "d": None, "e": 1.5, "f": True}
     copied = speed_interpreter._json_copy(value)
@@ -374,18 +329,6 @@ def test_json_copy_is_a_deep_copy():
     assert value["a"][1]["b"] == "c"
     odd = {"when": {1, 2}}  # not JSON: copy.deepcopy takes over
     assert speed_interpreter._json_copy(odd) == odd and speed_interpreter._json_copy(odd)["when"] is not odd["when"]
-
-
-def test_update_expressions_are_parsed_once_and_still_validated():
-    from moto.dynamodb.exceptions import MockValidationException
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    speed_server._install_update_expression_parsed_once(None)
-    first = UpdateExpressionParser.make("SET a = :a, #b = :b")
-    assert UpdateExpressionParser.make("SET a = :a, #b = :b") is first
-    with pytest.raises(Exception) as err:
-        UpdateExpressionParser.make("SET = broken")
-    assert err.type.__name__ in ("InvalidTokenException", "InvalidUpdateExpression", MockValidationException.__name__)
 
 
 def test_method_names_follow_new_methods():
@@ -601,30 +544,6 @@ def test_a_finished_execution_keeps_its_history_packed_and_unpacks_an_equal_copy
 
 # --- the interpreter's program-state copies -------------------------------------------------------
 
-def test_program_states_are_plain_objects_copied_as_deepcopy_would():
-    import abc
-    import copy
-
-    from moto.stepfunctions.parser.asl.eval import program_state
-
-    speed_interpreter._install_json_copy(None)
-    assert {c.__name__ for c in speed_interpreter._PLAIN_STATE_CLASSES} >= {
-        "ProgramRunning", "ProgramEnded", "ProgramError", "ProgramStopped", "ProgramTimedOut"}
-    for cls in speed_interpreter._PLAIN_STATE_CLASSES:  # the shortcut holds only for plain classes
-        assert not any(name in vars(c) for c in cls.__mro__ if c not in (abc.ABC, object) for name in
-                       ("__slots__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__copy__"))
-    running = program_state.ProgramRunning()
-    running.next_state_name = "GenerateReport"
-    error = program_state.ProgramError({"error": "States.Runtime", "cause": "why"})
-    for state in (running, error, program_state.ProgramEnded()):
-        copied = speed_interpreter._json_copy(state)
-        assert type(copied) is type(state) and vars(copied) == vars(copy.deepcopy(state))
-        assert copied is not state
-    assert speed_interpreter._json_copy(error).error is not error.error
-
-
-# --- the response serializer's alias lookups ------------------------------------------------------
-
 def _serialized(operation: str, result) -> str:
     from moto.core.serialize import XFormedAttributePicker, get_serializer_class
     from moto.core.utils import get_service_model
@@ -633,35 +552,6 @@ def _serialized(operation: str, result) -> str:
     serializer = get_serializer_class("stepfunctions", "json")(model, value_picker=XFormedAttributePicker())
     return serializer.serialize(result)["body"]
 
-
-def test_serializer_alias_lookups_answer_as_before(monkeypatch):
-    import datetime
-
-    from moto.core.serialize import AttributePicker
-
-    class ExecutionListItem:  # an object (not a dict): the class-name alias applies to it
-        def __init__(self, i):
-            self.execution_arn = f"arn:aws:states:us-west-2:123456789012:execution:m:e{i}"
-            self.state_machine_arn = "arn:aws:states:us-west-2:123456789012:stateMachine:m"
-            self.name, self.status = f"e{i}", "SUCCEEDED"
-            self.start_date = datetime.datetime(2026, 11, 26, 5, i, tzinfo=datetime.timezone.utc)
-
-    class WithMeta(ExecutionListItem):
-        class Meta:
-            serialization_aliases = {"name": "status"}
-
-    listed = {"executions": [ExecutionListItem(1), {"executionArn": "a", "stateMachineArn": "m", "name": "d",
-                                                      "status": "RUNNING", "startDate": 0.0}, WithMeta(2)]}
-    original = getattr(AttributePicker.__call__, "__labhelpers_original__", AttributePicker.__call__)
-    monkeypatch.setattr(AttributePicker, "__call__", original)
-    before = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
-    monkeypatch.setattr(AttributePicker, "__call__", speed_server._alias_keys_cached(original))
-    after = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
-    assert after == before and '"e1"' in before[0] and '"name": "SUCCEEDED"' in before[0]
-    assert _serialized("ListExecutions", listed) == before[0]  # answered from the cache: the same
-
-
-# --- requests dispatched without Flask ------------------------------------------------------------
 
 _AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20261126/us-west-2/{service}/aws4_request, "
          "SignedHeaders=host;x-amz-date, Signature=x")
@@ -683,61 +573,6 @@ def _call(app, call, method: str, path: str, service: str, headers: dict | None 
     kept = {k.lower(): v for k, v in answer["headers"] if not volatile.search(k)}
     return answer["status"], kept, re.sub(rb"<RequestId>[^<]*</RequestId>", b"", content)
 
-
-def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    # The fast path repeats convert_to_flask_response's call (a target of the patch, fingerprinted).
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    app = DomainDispatcherApplication(create_backend_app)
-    flask_path = getattr(DomainDispatcherApplication.__call__, "__labhelpers_original__",
-                         DomainDispatcherApplication.__call__)
-    fast_path = speed_server._dispatch_without_flask(flask_path)
-    bucket, table = f"fast-{uuid.uuid4().hex[:8]}", f"fast-{uuid.uuid4().hex[:8]}"
-    json_10 = lambda target: {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}  # noqa: E731
-    location = b"<CreateBucketConfiguration><LocationConstraint>us-west-2</LocationConstraint></CreateBucketConfiguration>"
-    setup = [("PUT", f"/{bucket}", "s3", {}, location),
-             ("PUT", f"/{bucket}/report.json", "s3", {"x-amz-meta-owner": "v", "Content-Type": "application/json"},
-              b'{"a": 1}'),
-             ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.CreateTable"), json.dumps({
-                 "TableName": table, "BillingMode": "PAY_PER_REQUEST",
-                 "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-                 "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]}).encode())]
-    for method, path, service, headers, body in setup:
-        assert _call(app, flask_path, method, path, service, headers, body)[0].startswith("200")
-    same = [  # method, path, service, headers, body, query
-        ("GET", f"/{bucket}/report.json", "s3", {}, b"", ""),
-        ("HEAD", f"/{bucket}/report.json", "s3", {}, b"", ""),
-        ("GET", f"/{bucket}/missing.json", "s3", {}, b"", ""),
-        ("GET", f"/{bucket}", "s3", {}, b"", "list-type=2"),
-        ("PUT", f"/{bucket}/report.json", "s3", {"Content-Type": "application/json"}, b'{"a": 2}', ""),
-        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.PutItem"),
-         json.dumps({"TableName": table, "Item": {"k": {"S": "1"}, "n": {"N": "2"}}}).encode(), ""),
-        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
-         json.dumps({"TableName": table, "Key": {"k": {"S": "1"}}}).encode(), ""),
-        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
-         json.dumps({"TableName": "no-such-table", "Key": {"k": {"S": "1"}}}).encode(), ""),
-        ("POST", "/", "states", json_10("AWSStepFunctions.ListStateMachines"), b"{}", ""),
-        ("POST", "/", "states", json_10("AWSStepFunctions.DescribeStateMachine"),
-         b'{"stateMachineArn": "arn:aws:states:us-west-2:123456789012:stateMachine:none"}', ""),
-        ("POST", "/", "monitoring", {"Content-Type": "application/x-www-form-urlencoded"},
-         b"Action=ListMetrics&Version=2010-08-01&Namespace=FastPath", ""),
-        ("POST", "/", "sts", {"Content-Type": "application/x-www-form-urlencoded"},
-         b"Action=GetCallerIdentity&Version=2011-06-15", ""),
-        ("OPTIONS", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888",
-                                                      "Access-Control-Request-Method": "GET"}, b"", ""),
-        ("GET", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888"}, b"", ""),
-    ]
-    for method, path, service, headers, body, query in same:
-        expected = _call(app, flask_path, method, path, service, headers, body, query)
-        assert _call(app, fast_path, method, path, service, headers, body, query) == expected, (method, path)
-    status, headers, content = _call(app, fast_path, "GET", f"/{bucket}/report.json", "s3")
-    assert status.startswith("200") and content == b'{"a": 2}'
-    assert headers["access-control-allow-origin"] == "*"
-
-
-# --- ListExecutions written without the generic serializer -----------------------------------------
 
 def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeypatch):
     import datetime
@@ -787,25 +622,3 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
 
 
 # --- request ids -------------------------------------------------------------------------------
-
-def test_every_module_importing_the_request_id_generator_is_patched(moto_sources):
-    users = [name for name, text in moto_sources.items()
-             if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", text)]
-    assert sorted(users) == sorted(speed_server.REQUEST_ID_USERS)
-
-
-def test_request_ids_look_like_motos_and_follow_its_seed():
-    from moto.moto_api._internal import mock_random
-    from moto.utilities import aws_headers
-
-    original = getattr(aws_headers.gen_amzn_requestid_long, "__labhelpers_original__",
-                       aws_headers.gen_amzn_requestid_long)
-    generate = speed_server._request_ids_drawn_at_once(original)
-    headers: dict = {}
-    ids = {generate(headers) for _ in range(200)}
-    assert len(ids) == 200 and headers["x-amzn-requestid"] in ids
-    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in ids) and re.fullmatch(r"[A-Za-z0-9]{52}", original())
-    mock_random.seed(7)
-    first = [generate() for _ in range(3)]
-    mock_random.seed(7)
-    assert [generate() for _ in range(3)] == first  # moto's seeding still makes them repeatable

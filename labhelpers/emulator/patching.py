@@ -123,12 +123,6 @@ def replace_everywhere(module: str, name: str, make: Callable[[Any], Any], users
         setattr(importlib.import_module(module_name), name, replacement)
 
 
-def set_in_modules(modules: tuple[str, ...], name: str, value: Any) -> None:
-    """Set a module-level name (``copy``, ``parse``...) in each of ``modules``."""
-    for module_name in modules:
-        setattr(importlib.import_module(module_name), name, value)
-
-
 # --- checking the fingerprints -------------------------------------------------------------------
 
 class MotoMismatch(RuntimeError):

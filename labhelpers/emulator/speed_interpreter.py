@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any, Callable, Iterator
 
-from labhelpers.emulator.patching import Patch, replace_everywhere, set_in_modules
+from labhelpers.emulator.patching import Patch, replace_everywhere
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -101,32 +101,6 @@ def _cached_boto_clients(original: Any) -> Any:
         return client
 
     return boto_client_for
-
-
-class _Discard(list):
-    """A list that keeps nothing: moto appends every thread it starts and never reads them."""
-
-    def append(self, item: Any) -> None:
-        pass
-
-
-#: The interpreter modules that do ``from ...parser.utils import TMP_THREADS``
-#: (tests/test_perf_patches.py checks this list against moto's source).
-TMP_THREADS_USERS = tuple(f"moto.stepfunctions.parser.{m}" for m in (
-    "utils",
-    "backend.execution_worker",
-    "asl.component.program.program",
-    "asl.component.test_state.program.test_state_program",
-    "asl.component.state.exec.execute_state",
-    "asl.component.state.exec.state_parallel.branch_worker",
-    "asl.component.state.exec.state_map.iteration.inline_iteration_component",
-    "asl.component.state.exec.state_task.service.state_task_service_callback",
-))
-
-
-def _install_threads_not_retained(_: Any) -> None:
-    # TMP_THREADS kept every finished Thread (seven per execution of the lab machine) forever.
-    set_in_modules(TMP_THREADS_USERS, "TMP_THREADS", _Discard())
 
 
 class _ReusedThreads:
@@ -261,11 +235,9 @@ def _install_result_path_parsed_once(_: Any) -> None:
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-#: The interpreter's ProgramState classes (filled when the json-copy patch is installed).
-_PLAIN_STATE_CLASSES: frozenset[type] = frozenset()
 
 
-def _json_copy(value: Any, _deepcopy: Callable[[Any], Any] | None = None) -> Any:
+def _json_copy(value: Any) -> Any:
     """copy.deepcopy for JSON data (dict/list/str/number/bool/None), 5-10x faster.
 
     Anything else (and dict/list subclasses) goes to copy.deepcopy. Shared sub-objects come
@@ -277,52 +249,9 @@ def _json_copy(value: Any, _deepcopy: Callable[[Any], Any] | None = None) -> Any
         return {k: (v if type(v) in _JSON_SCALARS else _json_copy(v)) for k, v in value.items()}
     if kind is list:
         return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
-    if kind in _PLAIN_STATE_CLASSES:
-        # Environment.program_state() deep-copies one of these at every state: plain objects
-        # whose attributes are JSON values, copied as copy.deepcopy would (class and __dict__).
-        clone = object.__new__(kind)
-        clone.__dict__.update(_json_copy(value.__dict__))
-        return clone
     import copy
 
     return copy.deepcopy(value)
-
-
-class _JsonCopyModule:
-    """Stands for the ``copy`` module in the interpreter modules that deep-copy JSON values."""
-
-    def __init__(self) -> None:
-        import copy
-
-        self.copy = copy.copy
-        self.deepcopy = lambda value, memo=None: _json_copy(value) if memo is None else copy.deepcopy(value, memo)
-        self.Error = copy.Error
-
-
-#: Interpreter modules whose ``copy.deepcopy`` copies state input/output (JSON values) per state
-#: (tests/test_perf_patches.py checks that each one uses ``copy`` only for deepcopy/copy).
-JSON_COPY_USERS = tuple(f"moto.stepfunctions.parser.asl.{m}" for m in (
-    "eval.states",
-    "eval.environment",
-    "component.common.path.result_path",
-    "component.common.string.string_expression",
-    "component.state.exec.execute_state",
-    "component.state.exec.state_parallel.state_parallel",
-))
-
-
-def _install_json_copy(_: Any) -> None:
-    global _PLAIN_STATE_CLASSES
-    from moto.stepfunctions.parser.asl.eval import program_state
-
-    _PLAIN_STATE_CLASSES = frozenset(
-        cls for cls in vars(program_state).values()
-        if isinstance(cls, type) and issubclass(cls, program_state.ProgramState) and cls is not program_state.ProgramState)
-    shim = _JsonCopyModule()
-    for module_name in JSON_COPY_USERS:
-        module = importlib.import_module(module_name)
-        if not isinstance(module.copy, _JsonCopyModule):
-            module.copy = shim
 
 
 def _state_without_timeout_runs_inline(original: Any) -> Any:
@@ -393,10 +322,6 @@ PATCHES: list[Patch] = [
           (f"{_BOTO_CLIENT_MODULE}:boto_client_for",),
           lambda rt: replace_everywhere(_BOTO_CLIENT_MODULE, "boto_client_for", _cached_boto_clients,
                                         BOTO_CLIENT_USERS)),
-    Patch("sfn_threads_not_retained",
-          "moto keeps every thread the interpreter ever started in TMP_THREADS: memory grows per execution.",
-          (f"{_EXECUTION_WORKER}:ExecutionWorker.start",),
-          _install_threads_not_retained),
     Patch.replacing("execution_threads_reused",
           "Every execution starts a new thread (system calls and two context switches each).",
           f"{_EXECUTION_WORKER}:ExecutionWorker.start", _execution_threads_reused,
@@ -411,11 +336,6 @@ PATCHES: list[Patch] = [
     Patch("result_path_parsed_once",
           "Every ResultPath evaluation builds a new jsonpath_ng yacc parser for its path.",
           (f"{_RESULT_PATH}:ResultPath._eval_body",), _install_result_path_parsed_once),
-    Patch("sfn_json_values_copied_fast",
-          "Each state deep-copies its input and output several times with copy.deepcopy.",
-          ("moto.stepfunctions.parser.asl.eval.states:States._extract",
-           "moto.stepfunctions.parser.asl.eval.environment:Environment.program_state"),
-          _install_json_copy),
     Patch.replacing("state_without_timeout_runs_inline",
           "Every Task, Parallel and Map state starts a watchdog thread even without TimeoutSeconds.",
           f"{_EXECUTE_STATE}:ExecutionState._evaluate_with_timeout", _state_without_timeout_runs_inline,

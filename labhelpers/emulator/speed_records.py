@@ -87,18 +87,6 @@ def _name_check_indexed(original: Any) -> Any:
     return _handle_name_input_idempotency
 
 
-def _machine_for_execution_indexed(original: Any) -> Any:
-    def describe_state_machine_for_execution(self: Any, execution_arn: str) -> Any:
-        from moto.stepfunctions.exceptions import ResourceNotFound
-
-        for state_machine in self.state_machines:
-            if execution_arn in _executions_of(state_machine).by_arn:
-                return state_machine
-        raise ResourceNotFound(execution_arn)
-
-    return describe_state_machine_for_execution
-
-
 #: Attributes of a state machine that are not part of an execution's snapshot of it.
 _NOT_SNAPSHOTTED = frozenset({"executions", "backend"})
 
@@ -233,10 +221,6 @@ PATCHES: list[Patch] = [
           "StartExecution's name check scans every execution of the machine.",
           f"{_SFN_MODELS}:StateMachine._handle_name_input_idempotency", _name_check_indexed,
           relies_on=(f"{_SFN_ERRORS}:ExecutionAlreadyExists",)),
-    Patch.replacing("machine_for_execution_without_scan",
-          "DescribeStateMachineForExecution scans every execution of every machine.",
-          f"{_SFN_MODELS}:StepFunctionBackend.describe_state_machine_for_execution", _machine_for_execution_indexed,
-          relies_on=(f"{_SFN_ERRORS}:ResourceNotFound",)),
     Patch("state_machine_snapshot_shared",
           "Every execution keeps its own deep copy of the state machine, even when it has not changed.",
           (f"{_PARSER_MODELS}:StepFunctionsParserBackend.start_execution",), _install_shared_snapshot),
