@@ -1,11 +1,12 @@
 """Every patch of the emulator, in the one order they are installed, grouped by purpose.
 
-1. ``correctness`` (``fixes``, ``robustness``): what moto gets wrong or cannot do that the lab
-   relies on, and what lets one bad definition or emulator fault break the account;
-2. ``added_apis`` (``sfn_extensions``, ``wait_speedup``): Step Functions APIs and features moto
-   lacks;
+1. ``correctness`` (``fixes``, ``robustness``, ``parity``): what moto gets wrong or cannot do that
+   the lab relies on, what let one bad definition or emulator fault break the account, and where
+   its answers differ from AWS's recordings;
+2. ``added_apis`` (``sfn_extensions``, ``wait_speedup``, ``grammar``): Step Functions APIs and
+   features moto lacks, and ASL that AWS accepts and moto's parser rejects;
 3. ``speed`` (``speed_server``, ``speed_interpreter``, ``speed_records``): optional, each with its
-   measured gain; ``LAB_EMULATOR_FAST=0`` leaves the whole group out.
+   measured gain (``speed_gains``); ``LAB_EMULATOR_FAST=0`` leaves the whole group out.
 
 Later groups may wrap what earlier ones installed (``patching.wrap_current``), never the reverse.
 
