@@ -57,11 +57,9 @@ def _install_parse_state_isolated(_: Any) -> None:
 
 def _environment_built_once(original: Any) -> Any:
     def _get_evaluation_environment(self: Any) -> Any:
-        # Built before the definition is parsed (below), so StopExecution always finds one.
-        env = getattr(self, "_lab_environment", None)
-        if env is None:
-            env = self._lab_environment = original(self)
-        return env
+        # Built before the definition is parsed (below), so StopExecution always finds one; the
+        # worker's own ``env`` is the only reference (a finished execution lets go of it).
+        return self.env if self.env is not None else original(self)
 
     return _get_evaluation_environment
 
