@@ -33,7 +33,7 @@ NO_SPEED = "(speed group off)"
 
 def measure(config: str, executions: int) -> dict[str, Any]:
     """One fresh emulator with ``config`` left out; the batch's figures per execution."""
-    from labhelpers import connect, deploy, start_execution
+    from labhelpers import connect, deploy, run_execution, start_execution
     from labhelpers.emulator import control
     from labhelpers.executions import wait_all
 
@@ -57,17 +57,18 @@ def measure(config: str, executions: int) -> dict[str, Any]:
         cpu0, rss0 = run.cpu_s(info.pid), run.rss_mb(info.pid) or 0.0
         batch = common.throughput(lambda p: start_execution(p, lab=lab), wait, executions)
         cpu1, rss1 = run.cpu_s(info.pid), run.rss_mb(info.pid) or 0.0
+        latency = common.latency(lambda p: run_execution(p, lab=lab).status, 30)
     finally:
         control.stop(port)
     return {"cpu_ms": (cpu1 - cpu0) * 1000 / executions, "rss_kb": (rss1 - rss0) * 1024 / executions,
-            "per_second": batch["per_second"]}
+            "per_second": batch["per_second"], "latency_ms": latency["p50_ms"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--executions", type=int, default=300, help="the measured batch (default 300)")
-    parser.add_argument("--only", nargs="*", help="these patches only")
+    parser.add_argument("--only", nargs="*", help="these patches only (a,b: left out together)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
     from labhelpers.emulator import registry
@@ -81,7 +82,8 @@ def main() -> None:
                 figures = measure(name, args.executions)
                 results[name].append({"round": round_no, **figures})
                 print(f"round {round_no + 1} {name}: {figures['cpu_ms']:.2f} ms CPU, "
-                      f"{figures['rss_kb']:.1f} KB, {figures['per_second']:.0f} exec/s", flush=True)
+                      f"{figures['rss_kb']:.1f} KB, {figures['per_second']:.0f} exec/s, "
+                      f"latency p50 {figures['latency_ms']:.1f} ms", flush=True)
     print()
     print("| left out | emulator CPU per execution (gain) | RSS growth per execution (gain) | exec/s |")
     print("|---|---|---|---|")

@@ -622,3 +622,59 @@ def test_list_executions_pages_are_written_as_the_serializer_writes_them(monkeyp
 
 
 # --- request ids -------------------------------------------------------------------------------
+
+
+def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    # The fast path repeats convert_to_flask_response's call (a target of the patch, fingerprinted).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    app = DomainDispatcherApplication(create_backend_app)
+    flask_path = getattr(DomainDispatcherApplication.__call__, "__labhelpers_original__",
+                         DomainDispatcherApplication.__call__)
+    fast_path = speed_server._dispatch_without_flask(flask_path)
+    bucket, table = f"fast-{uuid.uuid4().hex[:8]}", f"fast-{uuid.uuid4().hex[:8]}"
+    json_10 = lambda target: {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}  # noqa: E731
+    location = b"<CreateBucketConfiguration><LocationConstraint>us-west-2</LocationConstraint></CreateBucketConfiguration>"
+    setup = [("PUT", f"/{bucket}", "s3", {}, location),
+             ("PUT", f"/{bucket}/report.json", "s3", {"x-amz-meta-owner": "v", "Content-Type": "application/json"},
+              b'{"a": 1}'),
+             ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.CreateTable"), json.dumps({
+                 "TableName": table, "BillingMode": "PAY_PER_REQUEST",
+                 "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                 "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]}).encode())]
+    for method, path, service, headers, body in setup:
+        assert _call(app, flask_path, method, path, service, headers, body)[0].startswith("200")
+    same = [  # method, path, service, headers, body, query
+        ("GET", f"/{bucket}/report.json", "s3", {}, b"", ""),
+        ("HEAD", f"/{bucket}/report.json", "s3", {}, b"", ""),
+        ("GET", f"/{bucket}/missing.json", "s3", {}, b"", ""),
+        ("GET", f"/{bucket}", "s3", {}, b"", "list-type=2"),
+        ("PUT", f"/{bucket}/report.json", "s3", {"Content-Type": "application/json"}, b'{"a": 2}', ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.PutItem"),
+         json.dumps({"TableName": table, "Item": {"k": {"S": "1"}, "n": {"N": "2"}}}).encode(), ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
+         json.dumps({"TableName": table, "Key": {"k": {"S": "1"}}}).encode(), ""),
+        ("POST", "/", "dynamodb", json_10("DynamoDB_20120810.GetItem"),
+         json.dumps({"TableName": "no-such-table", "Key": {"k": {"S": "1"}}}).encode(), ""),
+        ("POST", "/", "states", json_10("AWSStepFunctions.ListStateMachines"), b"{}", ""),
+        ("POST", "/", "states", json_10("AWSStepFunctions.DescribeStateMachine"),
+         b'{"stateMachineArn": "arn:aws:states:us-west-2:123456789012:stateMachine:none"}', ""),
+        ("POST", "/", "monitoring", {"Content-Type": "application/x-www-form-urlencoded"},
+         b"Action=ListMetrics&Version=2010-08-01&Namespace=FastPath", ""),
+        ("POST", "/", "sts", {"Content-Type": "application/x-www-form-urlencoded"},
+         b"Action=GetCallerIdentity&Version=2011-06-15", ""),
+        ("OPTIONS", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888",
+                                                      "Access-Control-Request-Method": "GET"}, b"", ""),
+        ("GET", f"/{bucket}/report.json", "s3", {"Origin": "http://localhost:8888"}, b"", ""),
+    ]
+    for method, path, service, headers, body, query in same:
+        expected = _call(app, flask_path, method, path, service, headers, body, query)
+        assert _call(app, fast_path, method, path, service, headers, body, query) == expected, (method, path)
+    status, headers, content = _call(app, fast_path, "GET", f"/{bucket}/report.json", "s3")
+    assert status.startswith("200") and content == b'{"a": 2}'
+    assert headers["access-control-allow-origin"] == "*"
+
+
+# --- ListExecutions written without the generic serializer -----------------------------------------
