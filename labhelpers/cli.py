@@ -31,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
                          ("reset", "empty the local account")]:
         p = emu_sub.add_parser(action, help=text)
         p.add_argument("--port", type=int)
+    env = emu_sub.add_parser(
+        "env", help="print shell `export` lines that point the AWS CLI, boto3 and other AWS tools at the "
+                    "local account (starts the emulator first when none runs)",
+        description="Prints the endpoint, credentials and region that labhelpers' connect() uses, as shell "
+                    "lines: run `eval \"$(python -m labhelpers emulator env)\"`, then `aws stepfunctions ...`. "
+                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true is among them: without it TestState and "
+                    "StartSyncExecution go to the host sync-127.0.0.1, which does not exist. When no emulator "
+                    "runs on the port, one is started (said on stderr), as connect() and `emulator start` do.")
+    env.add_argument("--port", type=int)
 
     deploy = sub.add_parser("deploy", parents=[common],
                             help="create or update every lab resource; prints the state machine ARN last")
@@ -52,6 +61,49 @@ def _lab(args: argparse.Namespace) -> Any:
     from labhelpers.lab import connect
 
     return connect(args.target, prefix=args.prefix, region=args.region, port=args.port)
+
+
+def _emulator_env_lines(port: int | None) -> list[str]:
+    """Shell lines giving any AWS tool what ``connect()`` gives its clients on the emulator.
+
+    Every value is read from a Lab made by ``connect()``, so there is one source of truth:
+    its endpoint, region, credentials and host-prefix setting.
+    """
+    import os
+    import shlex
+
+    from labhelpers.emulator import control
+    from labhelpers.lab import connect
+
+    if control.probe(port) is None:
+        # Like connect(): a student who asks for the variables wants an emulator behind them.
+        died = control.had_died(port)
+        info = control.start(port)
+        note = " (the earlier one had stopped: its local account is gone)" if died else ""
+        print(f"no emulator answered on {info.endpoint_url}, so one was started{note} (pid {info.pid}); "
+              f"logs in {info.log_file}", file=sys.stderr)
+    lab = connect("emulator", prefix="", port=port, start=False)
+    credentials = lab.session.get_credentials().get_frozen_credentials()
+    # False on the emulator: it has no "sync-" host for StartSyncExecution and TestState.
+    inject_host_prefix = lab.client("stepfunctions").meta.config.inject_host_prefix
+    exports = {
+        "AWS_ENDPOINT_URL": lab.endpoint_url,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_SESSION_TOKEN": credentials.token,
+        "AWS_DEFAULT_REGION": lab.region,
+        "AWS_REGION": lab.region,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "false" if inject_host_prefix else "true",
+    }
+    # Nothing of the user's own AWS set-up may leak in: a profile (its credentials, SSO, role),
+    # a session token, or endpoint settings that would win over, or cancel, AWS_ENDPOINT_URL.
+    unset = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]
+    unset += sorted(name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_"))
+    unset += [name for name, value in exports.items() if value is None]
+    lines = [f"# the local emulator's account: eval \"$(python -m labhelpers emulator env)\""]
+    lines += [f"export {name}={shlex.quote(str(value))}" for name, value in exports.items() if value is not None]
+    lines.append("unset " + " ".join(unset))
+    return lines
 
 
 def _confirm(args: argparse.Namespace, plan: Any) -> None:
@@ -98,6 +150,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             for row in control.status():
                 state = f"running, pid {row['pid']}, up {row['uptime_s']} s" if row["running"] else "not running"
                 print(f"{row['endpoint_url']}: {state}")
+        elif args.action == "env":
+            print("\n".join(_emulator_env_lines(args.port)))
         elif args.action == "reset":
             result = control.reset(args.port)
             print(f"local account reset ({result['workers_stopped']} Lambda workers stopped)")
