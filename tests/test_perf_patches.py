@@ -678,3 +678,73 @@ def test_requests_dispatched_without_flask_get_the_same_answers(monkeypatch):
 
 
 # --- ListExecutions written without the generic serializer -----------------------------------------
+
+
+def test_account_backends_are_found_without_the_lock_and_still_registered_and_reset():
+    from moto.core.base_backend import BackendDict
+    from moto.sns.models import SNSBackend
+
+    # The fast path relies on moto registering a BackendDict when it creates an account's
+    # backend, and clearing both on reset (both are targets of the patch, fingerprinted).
+    original = getattr(BackendDict.__getitem__, "__labhelpers_original__", BackendDict.__getitem__)
+    lookup = speed_server._account_backend_found_without_lock(original)
+    backends = BackendDict(SNSBackend, "sns")
+    created = lookup(backends, "111122223333")  # new: created and registered by moto
+    assert backends in BackendDict._instances
+    assert lookup(backends, "111122223333") is created is original(backends, "111122223333")
+    BackendDict.reset()
+    assert backends not in BackendDict._instances and "111122223333" not in backends
+    assert lookup(backends, "111122223333") is not created and backends in BackendDict._instances
+
+
+def test_serializer_alias_lookups_answer_as_before(monkeypatch):
+    import datetime
+
+    from moto.core.serialize import AttributePicker
+
+    class ExecutionListItem:  # an object (not a dict): the class-name alias applies to it
+        def __init__(self, i):
+            self.execution_arn = f"arn:aws:states:us-west-2:123456789012:execution:m:e{i}"
+            self.state_machine_arn = "arn:aws:states:us-west-2:123456789012:stateMachine:m"
+            self.name, self.status = f"e{i}", "SUCCEEDED"
+            self.start_date = datetime.datetime(2026, 11, 26, 5, i, tzinfo=datetime.timezone.utc)
+
+    class WithMeta(ExecutionListItem):
+        class Meta:
+            serialization_aliases = {"name": "status"}
+
+    listed = {"executions": [ExecutionListItem(1), {"executionArn": "a", "stateMachineArn": "m", "name": "d",
+                                                      "status": "RUNNING", "startDate": 0.0}, WithMeta(2)]}
+    original = getattr(AttributePicker.__call__, "__labhelpers_original__", AttributePicker.__call__)
+    monkeypatch.setattr(AttributePicker, "__call__", original)
+    before = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
+    monkeypatch.setattr(AttributePicker, "__call__", speed_server._alias_keys_cached(original))
+    after = [_serialized("ListExecutions", listed), _serialized("DescribeStateMachine", {"name": "m"})]
+    assert after == before and '"e1"' in before[0] and '"name": "SUCCEEDED"' in before[0]
+    assert _serialized("ListExecutions", listed) == before[0]  # answered from the cache: the same
+
+
+# --- requests dispatched without Flask ------------------------------------------------------------
+
+
+def test_every_module_importing_the_request_id_generator_is_patched(moto_sources):
+    users = [name for name, text in moto_sources.items()
+             if re.search(r"import[^\n]*\bgen_amzn_requestid_long\b", text)]
+    assert sorted(users) == sorted(speed_server.REQUEST_ID_USERS)
+
+
+def test_request_ids_look_like_motos_and_follow_its_seed():
+    from moto.moto_api._internal import mock_random
+    from moto.utilities import aws_headers
+
+    original = getattr(aws_headers.gen_amzn_requestid_long, "__labhelpers_original__",
+                       aws_headers.gen_amzn_requestid_long)
+    generate = speed_server._request_ids_drawn_at_once(original)
+    headers: dict = {}
+    ids = {generate(headers) for _ in range(200)}
+    assert len(ids) == 200 and headers["x-amzn-requestid"] in ids
+    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in ids) and re.fullmatch(r"[A-Za-z0-9]{52}", original())
+    mock_random.seed(7)
+    first = [generate() for _ in range(3)]
+    mock_random.seed(7)
+    assert [generate() for _ in range(3)] == first  # moto's seeding still makes them repeatable

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labhelpers.emulator.patching import Patch, replace
+from labhelpers.emulator.patching import Patch, replace, replace_everywhere
 
 _DISPATCHER = "moto.moto_server.werkzeug_app"
 _WERKZEUG = "werkzeug.serving"
@@ -132,6 +132,83 @@ def _dispatch_without_flask(original: Any) -> Any:
     return __call__
 
 
+def _account_backend_found_without_lock(original: Any) -> Any:
+    def __getitem__(self: Any, account_id: str) -> Any:
+        # moto takes its global backend lock and scans the list of every service's backends
+        # (a Python __eq__ per service) on each lookup, several times per request. An account
+        # already present was registered when it was created (and a reset clears both).
+        try:
+            return dict.__getitem__(self, account_id)
+        except KeyError:
+            return original(self, account_id)
+
+    return __getitem__
+
+
+_ALIAS_KEYS_MAX = 20_000  # (picker, class, member, shape) combinations; a few hundred in practice
+
+
+def _alias_keys_cached(original: Any) -> Any:
+    from moto.core.utils import get_value as lookup
+    from moto.core.serialize import MISSING
+
+    cache: dict[tuple, tuple[str, ...]] = {}
+
+    def __call__(self: Any, context: Any) -> Any:
+        # moto instantiates every alias provider for every member of every object it serializes
+        # (a ListExecutions page of 1,000: 6 providers x 6 members x 1,000). Which keys to try
+        # depends only on the picker, the object's class and the member's shape: compute once.
+        obj = context.obj
+        if "Meta" in getattr(obj, "__dict__", ()):  # aliases set on the instance itself
+            return original(self, context)
+        shape = context.shape
+        providers = self.alias_providers
+        cache_key = (type(self), tuple(providers) if type(providers) is list else providers,
+                     type(obj), context.key, shape, getattr(shape, "parent", None))
+        keys = cache.get(cache_key)
+        if keys is None:
+            if len(cache) >= _ALIAS_KEYS_MAX:
+                cache.clear()
+            keys = cache[cache_key] = tuple(self.get_possible_keys(context))
+        for possible_key in keys:
+            value = lookup(obj, possible_key, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        if self.response_transformers:
+            key_path = f"{context.key_path}.{context.key}"
+            for transform_path, transform in self.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(value)
+        return value
+
+    return __call__
+
+
+def _request_ids_drawn_at_once(original: Any) -> Any:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    alphabet = string.ascii_letters + string.digits  # moto's alphabet; its ids are 52 long
+
+    def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+        # moto draws each of the 52 characters with its own random.choice() (about 20 us, several
+        # per cent of a small request). One choices() call from the same seedable generator.
+        request_id = "".join(mock_random.choices(alphabet, k=52))
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = request_id
+        return request_id
+
+    return gen_amzn_requestid_long
+
+
+#: The modules that do ``from moto.utilities.aws_headers import gen_amzn_requestid_long``
+#: (tests/test_perf_patches.py checks this list against moto's source).
+REQUEST_ID_USERS = ("moto.core.responses",)
+
+
 PATCHES: list[Patch] = [
     Patch.replacing("dispatcher_backend_lookup_cached",
           "Every request lists moto's package directory under a global lock to find its backend.",
@@ -141,6 +218,20 @@ PATCHES: list[Patch] = [
           f"{_DISPATCHER}:DomainDispatcherApplication.__call__", _dispatch_without_flask,
           relies_on=("moto.core.utils:convert_to_flask_response",
                      "moto.moto_api._internal.recorder.models:Recorder._record_request")),
+    Patch.replacing("account_backend_found_without_lock",
+          "Every backend lookup takes moto's global lock and scans all services' backends.",
+          "moto.core.base_backend:BackendDict.__getitem__", _account_backend_found_without_lock,
+          relies_on=("moto.core.base_backend:BackendDict._create_account_specific_backend",
+                     "moto.core.base_backend:BackendDict.reset")),
+    Patch.replacing("serializer_alias_keys_computed_once",
+          "The response serializer builds six alias providers per member of every object it writes.",
+          "moto.core.serialize:AttributePicker.__call__", _alias_keys_cached,
+          relies_on=("moto.core.serialize:AttributePicker.get_possible_keys",)),
+    Patch("request_ids_drawn_at_once",
+          "Every response's request id takes 52 random.choice() calls.",
+          ("moto.utilities.aws_headers:gen_amzn_requestid_long",),
+          lambda rt: replace_everywhere("moto.utilities.aws_headers", "gen_amzn_requestid_long",
+                                        _request_ids_drawn_at_once, REQUEST_ID_USERS)),
     Patch("response_method_names_cached",
           "Every request lists its response class's methods with inspect.getmembers().",
           ("moto.core.responses:method_names_from_class", "moto.core.responses:BaseResponse.call_action"),
