@@ -21,7 +21,7 @@ from labhelpers.emulator.control import log_file
 ROOT = Path(__file__).parent.parent
 EMULATOR = ROOT / "labhelpers" / "emulator"
 STORED = patching.load_stored()
-TARGETS = sorted({t for p in registry.all_patches() for t in p.targets})
+TARGETS = patching.targets_of(registry.all_patches())
 #: The patch layer: its mechanism, its registry and every module that holds patches.
 PATCH_MODULES = tuple(sorted(
     {"patching", "moto_compat", "registry", "speed_gains"}

@@ -30,7 +30,8 @@ import json
 import re
 from typing import Any, Callable, Iterator
 
-from labhelpers.emulator.patching import ORIGINAL, Patch
+from labhelpers.emulator.patching import ORIGINAL, Patch, is_patched, resolve
+from labhelpers.emulator.robustness import SCOPE_STACK
 
 _PARSE = "moto.stepfunctions.parser.asl.parse"
 _ASL_PARSER = f"{_PARSE}.asl_parser"
@@ -39,7 +40,6 @@ _INTRINSIC_PREPROCESSOR = f"{_PARSE}.intrinsic.preprocessor"
 _ERROR_NAMES = "moto.stepfunctions.parser.asl.component.common.error_name"
 _TASK = "moto.stepfunctions.parser.asl.component.state.exec.state_task"
 _WORKER = "moto.stepfunctions.parser.backend.execution_worker"
-_SCOPE_STACK = "_query_language_per_scope"
 
 #: What a Task whose Resource moto cannot call is parsed as (its executions fail before running).
 _STAND_IN_RESOURCE = "arn:aws:lambda:us-east-1:000000000000:function:labhelpers-unsupported-resource"
@@ -88,7 +88,7 @@ def _downgrade_below_a_jsonpath_machine(original: Any) -> Any:
         # moto's function, except that a JSONPath scope below a JSONata one is refused only
         # when the machine itself (the first scope) is JSONata.
         moto = importlib.import_module(_PREPROCESSOR)
-        stack = getattr(self, _SCOPE_STACK)
+        stack = getattr(self, SCOPE_STACK)
         if not stack or stack[0].query_language_mode == moto.QueryLanguageMode.JSONata:
             return original(self, parse_tree)
         production = moto.is_production(parse_tree)
@@ -204,10 +204,7 @@ def rewritten(definition: str) -> tuple[str, list[str]] | None:
 
 def moto_parse() -> Callable[[str], Any]:
     """moto's own AmazonStateLanguageParser.parse (under any patch installed over it)."""
-    parser = importlib.import_module(_ASL_PARSER).AmazonStateLanguageParser
-    parse = parser.__dict__["parse"]
-    parse = parse.__func__ if isinstance(parse, staticmethod) else parse
-    return getattr(parse, ORIGINAL, parse)
+    return resolve(f"{_ASL_PARSER}:AmazonStateLanguageParser.parse")
 
 
 def parse_accepting_aws_features(definition: str, parse: Callable[[str], Any] | None = None) -> Any:
@@ -285,11 +282,7 @@ def install_parser_fixes() -> None:
     """Install the preprocessor fixes (idempotent): ValidateStateMachineDefinition's verdict must
     not depend on whether this process installed the emulator's patches."""
     for patch in PARSER_FIXES:
-        module, attribute = patch.targets[0].split(":")
-        owner = importlib.import_module(module)
-        for part in attribute.split("."):
-            owner = getattr(owner, part)
-        if getattr(owner, ORIGINAL, None) is None:
+        if not is_patched(patch.targets[0]):
             patch.install(None)
 
 

@@ -15,7 +15,6 @@ when it starts, so a changed target shows a diff, not just two hashes.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
 import inspect
 import json
@@ -69,13 +68,9 @@ def target_source(target: str) -> str:
     return inspect.getsource(resolve(target))
 
 
-def fingerprint(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
-def source_fingerprint(func: Any) -> str:
-    """The fingerprint of a function's or class's source (tests pin moto helpers they rely on)."""
-    return fingerprint(inspect.getsource(func))
+def targets_of(patches: list[Patch]) -> list[str]:
+    """Every target of these patches, once each, sorted."""
+    return sorted({t for p in patches for t in p.targets})
 
 
 # --- installing ---------------------------------------------------------------------------------
@@ -86,6 +81,12 @@ def _owner_and_name(module: str, attribute: str) -> tuple[Any, str]:
     for part in path:
         owner = getattr(owner, part)
     return owner, name
+
+
+def is_patched(target: str) -> bool:
+    """Whether a patch has been installed over ``target`` (it carries moto's original)."""
+    owner, name = _owner_and_name(*target.split(":"))
+    return getattr(getattr(owner, name), ORIGINAL, None) is not None
 
 
 def replace(module: str, attribute: str, make: Callable[[Any], Any]) -> None:
@@ -147,7 +148,7 @@ def changed_targets(patches: list[Patch], stored: dict | None = None) -> dict[st
     """Each target whose installed source differs from the stored one, with a unified diff."""
     sources = (stored or load_stored())["sources"]
     changed: dict[str, str] = {}
-    for target in sorted({t for p in patches for t in p.targets}):
+    for target in targets_of(patches):
         try:
             now = target_source(target)
         except Exception as err:  # gone, renamed, or no source to read
@@ -180,4 +181,4 @@ def mismatch_message(patches: list[Patch], changed: dict[str, str], stored: dict
 def record(patches: list[Patch]) -> dict:
     """The stored-sources document for the installed moto (written after reading every diff)."""
     return {"written_for": installed_versions(),
-            "sources": {t: target_source(t) for t in sorted({t for p in patches for t in p.targets})}}
+            "sources": {t: target_source(t) for t in targets_of(patches)}}

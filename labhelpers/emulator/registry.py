@@ -31,7 +31,7 @@ from labhelpers.emulator import (fixes, grammar, parity, robustness, sfn_extensi
                                  speed_records, speed_server, wait_speedup)
 from labhelpers.emulator.speed_gains import GAINS
 from labhelpers.emulator.patching import (SOURCES_FILE, MotoMismatch, Patch, changed_targets, load_stored,
-                                          mismatch_message, record)
+                                          mismatch_message, record, targets_of)
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -58,10 +58,11 @@ def selected(fast: bool | None = None) -> list[Patch]:
     (benchmarks/ablation.py measures each speed patch that way)."""
     fast = fast_enabled() if fast is None else fast
     skipped = {n.strip() for n in os.environ.get("LAB_EMULATOR_SKIP_PATCHES", "").split(",") if n.strip()}
-    unknown = skipped - {p.name for p in all_patches()}
+    patches = all_patches()
+    unknown = skipped - {p.name for p in patches}
     if unknown:
         raise ValueError(f"LAB_EMULATOR_SKIP_PATCHES: no patch named {', '.join(sorted(unknown))}")
-    return [p for p in all_patches() if (fast or p.group != "speed") and p.name not in skipped]
+    return [p for p in patches if (fast or p.group != "speed") and p.name not in skipped]
 
 
 def verify_moto(patches: list[Patch] | None = None, stored: dict | None = None) -> None:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     patches = all_patches()
     if args.record:
         SOURCES_FILE.write_text(json.dumps(record(patches), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"recorded {len({t for p in patches for t in p.targets})} sources in {SOURCES_FILE}")
+        print(f"recorded {len(targets_of(patches))} sources in {SOURCES_FILE}")
         return 0
     stored = load_stored()
     changed = changed_targets(patches, stored)

@@ -22,7 +22,8 @@ _TEST_STATE_PARSE = "moto.stepfunctions.parser.asl.parse.test_state"
 _ASL_PARSER = "moto.stepfunctions.parser.asl.parse.asl_parser"
 _EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 _ENVIRONMENT = "moto.stepfunctions.parser.asl.eval.environment"
-_SCOPE_STACK = "_query_language_per_scope"
+#: moto's Preprocessor attribute that holds the QueryLanguage scopes of one parse.
+SCOPE_STACK = "_query_language_per_scope"
 
 
 # --- 1. Parse state lives as long as one parse ---------------------------------------------------
@@ -39,18 +40,18 @@ class ScopeStackPerPreprocessor:
         if instance is None:
             return self
         stack: list = []
-        instance.__dict__[_SCOPE_STACK] = stack
+        instance.__dict__[SCOPE_STACK] = stack
         return stack
 
 
 def _install_parse_state_isolated(_: Any) -> None:
     preprocessor = importlib.import_module(_PREPROCESSOR).Preprocessor
-    shared = preprocessor.__dict__.get(_SCOPE_STACK)
+    shared = preprocessor.__dict__.get(SCOPE_STACK)
     if isinstance(shared, ScopeStackPerPreprocessor):
         return
     isolated = ScopeStackPerPreprocessor()
     isolated.__labhelpers_original__ = shared  # type: ignore[attr-defined]
-    setattr(preprocessor, _SCOPE_STACK, isolated)  # what a failed parse left there goes with it
+    setattr(preprocessor, SCOPE_STACK, isolated)  # what a failed parse left there goes with it
 
 
 # --- 2. An emulator fault fails the execution -----------------------------------------------------
