@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from labhelpers.emulator.patching import Patch, replace, wrap_current
+from labhelpers.emulator.patching import Patch, replace, replace_everywhere, wrap_current
 
 log = logging.getLogger("labhelpers.emulator")
 
@@ -225,12 +225,7 @@ def _filter_without_match_is_empty(original: Any) -> Any:
 
 
 def _install_extract_json(_: Any) -> None:
-    import importlib
-
-    replace(_JSON_PATH, "extract_json", _filter_without_match_is_empty)
-    replacement = importlib.import_module(_JSON_PATH).extract_json
-    for module_name in EXTRACT_JSON_USERS:
-        setattr(importlib.import_module(module_name), "extract_json", replacement)
+    replace_everywhere(_JSON_PATH, "extract_json", _filter_without_match_is_empty, EXTRACT_JSON_USERS)
 
 
 # --- 5. StartSyncExecution -------------------------------------------------------------
