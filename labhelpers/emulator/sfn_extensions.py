@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from labhelpers.emulator.patching import Patch, replace, replace_everywhere, wrap_current
+from labhelpers.emulator.patching import Patch, replace_everywhere, wrap_current
 
 log = logging.getLogger("labhelpers.emulator")
 
